@@ -1,0 +1,184 @@
+"""Contacts (the "users" of the API), the channel's tag catalogue, and contact events."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.db import models
+from django.db.models import F
+
+from crm.models import Channel
+
+MAX_TAGS_PER_CONTACT = 20
+MAX_TAGS_PER_CHANNEL = 1000
+TAG_MAX_LENGTH = 50
+EVENT_NAME_MAX_LENGTH = 30
+
+
+class ContactType(models.TextChoices):
+    ANONYMOUS = "anonymous", "Anonymous"
+    LEAD = "lead", "Lead"
+    MEMBER = "member", "Member"
+
+
+class Contact(models.Model):
+    """A customer of a channel: built-in fields as typed columns, `profile.*` as jsonb."""
+
+    # No index of its own: every contact index leads with channel_id.
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, related_name="contacts", db_index=False
+    )
+    type = models.CharField(max_length=10, choices=ContactType.choices, default=ContactType.ANONYMOUS)
+    member_id = models.CharField(max_length=255, null=True, blank=True)
+    veil_id = models.CharField(
+        max_length=64, null=True, blank=True, help_text="The anonymous device id of the SDK."
+    )
+    name = models.CharField(max_length=512, blank=True, help_text="From profile.name.")
+    profile = models.JSONField(default=dict, blank=True)
+    tags = ArrayField(models.CharField(max_length=TAG_MAX_LENGTH), default=list, blank=True)
+
+    city = models.CharField(max_length=100, blank=True)
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2.")
+    language = models.CharField(max_length=16, blank=True)
+    sessions_count = models.PositiveIntegerField(default=0)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+
+    web_browser = models.CharField(max_length=100, blank=True)
+    web_browser_name = models.CharField(max_length=64, blank=True)
+    web_os = models.CharField(max_length=100, blank=True)
+    web_os_name = models.CharField(max_length=64, blank=True)
+    web_device = models.CharField(max_length=100, blank=True)
+    web_last_seen_at = models.DateTimeField(null=True, blank=True)
+    web_sessions_count = models.PositiveIntegerField(default=0)
+
+    mobile_app_name = models.CharField(max_length=100, blank=True)
+    mobile_app_version = models.CharField(max_length=32, blank=True)
+    mobile_os = models.CharField(max_length=100, blank=True)
+    mobile_os_name = models.CharField(max_length=64, blank=True)
+    mobile_device = models.CharField(max_length=100, blank=True)
+    mobile_last_seen_at = models.DateTimeField(null=True, blank=True)
+    mobile_sessions_count = models.PositiveIntegerField(default=0)
+
+    has_push_token = models.BooleanField(default=False)
+    unsubscribe_email = models.BooleanField(default=False)
+    unsubscribe_texting = models.BooleanField(default=False)
+    has_chat = models.BooleanField(default=False)
+
+    blocked = models.BooleanField(default=False)
+    blocked_at = models.DateTimeField(null=True, blank=True)
+    blocked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    blocked_reason = models.CharField(max_length=500, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "member_id"],
+                condition=models.Q(member_id__isnull=False),
+                name="contact_member_id_per_channel",
+            ),
+            models.UniqueConstraint(
+                fields=["channel", "veil_id"],
+                condition=models.Q(veil_id__isnull=False),
+                name="contact_veil_id_per_channel",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(type="member") | models.Q(member_id__isnull=False),
+                name="contact_member_has_member_id",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(blocked=False) | models.Q(blocked_at__isnull=False),
+                name="contact_blocked_has_time",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(tags__len__lte=MAX_TAGS_PER_CONTACT),
+                name="contact_tags_at_most_20",
+            ),
+        ]
+        indexes = [
+            # Tenant-first keys for every list order (ARCHITECTURE rule 1).
+            models.Index(fields=["channel", "-id"], name="contact_channel_id_idx"),
+            models.Index(
+                F("channel"),
+                F("last_seen_at").desc(nulls_last=True),
+                F("id").desc(),
+                name="contact_last_seen_idx",
+            ),
+            models.Index(fields=["channel", "-updated_at", "-id"], name="contact_updated_idx"),
+            models.Index(fields=["channel", "-created_at", "-id"], name="contact_created_idx"),
+            models.Index(fields=["channel", "name", "-id"], name="contact_name_idx"),
+            models.Index(
+                fields=["channel", "-blocked_at"],
+                condition=models.Q(blocked=True),
+                name="contact_blocked_idx",
+            ),
+            # Small (blocked contacts only); serves SET NULL when a manager's login is deleted.
+            models.Index(
+                fields=["channel", "blocked_by"],
+                condition=models.Q(blocked_by__isnull=False),
+                name="contact_blocked_by_idx",
+            ),
+            # Equality / containment on profile keys: profile @> '{"key": value}'.
+            GinIndex(
+                "channel", OpClass("profile", name="jsonb_path_ops"), name="contact_profile_gin"
+            ),
+            GinIndex("channel", "tags", name="contact_tags_gin"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.member_id or f"{self.get_type_display()} #{self.pk}"
+
+
+class Tag(models.Model):
+    """A tag in the channel's catalogue (at most 1,000 per channel)."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=TAG_MAX_LENGTH)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["channel_id", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "name"], name="tag_name_per_channel"),
+            models.CheckConstraint(
+                condition=models.Q(name__regex=r"^[^.$/\\\sA-Z]+$"),
+                name="tag_name_allowed_characters",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Event(models.Model):
+    """Something a contact did (a page view, a checkout), with its properties."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="events")
+    name = models.CharField(max_length=EVENT_NAME_MAX_LENGTH)
+    properties = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["channel", "contact", "-created_at", "-id"], name="event_contact_time_idx"
+            ),
+            models.Index(fields=["channel", "name", "-created_at"], name="event_name_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,118 @@
+"""Django admin base classes: every changelist scoped to the viewer's channels, counts bounded."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from django.contrib import admin
+from django.core.paginator import Paginator
+from django.db import models
+from django.http import HttpRequest
+
+from crm.counting import count_bounded
+from crm.models import Channel
+from crm.permissions import Permission, channel_ids_with_permission, has_permission
+
+
+class BoundedCountPaginator(Paginator):
+    """A paginator whose count is exact only when it is fast (ARCHITECTURE rule 6)."""
+
+    @cached_property
+    def count(self) -> int:
+        return count_bounded(self.object_list).value
+
+
+class ChannelScopedAdmin(admin.ModelAdmin):
+    """Rows of the channels where the user holds the permission; roles decide every action."""
+
+    channel_path = "channel"
+    view_permission: str = Permission.CONTACTS_VIEW
+    edit_permission: str = Permission.GENERAL_SETTINGS
+    delete_permission: str | None = None
+    paginator = BoundedCountPaginator
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+
+    def channel_ids(self, request: HttpRequest, permission: str) -> list[int] | None:
+        cache = request.__dict__.setdefault("_crm_channel_ids", {})
+        if permission not in cache:
+            cache[permission] = channel_ids_with_permission(user=request.user, permission=permission)
+        return cache[permission]
+
+    def scope(self, request: HttpRequest, queryset: models.QuerySet[Any], permission: str) -> models.QuerySet[Any]:
+        ids = self.channel_ids(request, permission)
+        if ids is None:
+            return queryset
+        return queryset.filter(**{f"{self.channel_path}__in": ids})
+
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet[Any]:
+        return self.scope(request, super().get_queryset(request), self.view_permission)
+
+    def object_channel(self, obj: Any) -> Channel:
+        target = obj
+        for part in self.channel_path.split("__"):
+            target = getattr(target, part)
+        assert isinstance(target, Channel)
+        return target
+
+    def _allowed(self, request: HttpRequest, permission: str | None, obj: Any) -> bool:
+        if permission is None or not (request.user.is_active and request.user.is_staff):
+            return False
+        if obj is not None:
+            return has_permission(
+                user=request.user, channel=self.object_channel(obj), permission=permission
+            )
+        ids = self.channel_ids(request, permission)
+        return ids is None or bool(ids)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._allowed(request, self.view_permission, None)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._allowed(request, self.view_permission, obj) or self.has_change_permission(
+            request, obj
+        )
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._allowed(request, self.edit_permission, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self._allowed(request, self.edit_permission, None)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._allowed(request, self.delete_permission, obj)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        related = db_field.related_model
+        ids = self.channel_ids(request, self.edit_permission)
+        if ids is not None:
+            if related is Channel:
+                kwargs["queryset"] = Channel.objects.filter(pk__in=ids)
+            elif any(f.name == "channel" for f in related._meta.get_fields()):
+                kwargs["queryset"] = related._default_manager.filter(channel_id__in=ids)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class ChannelListFilter(admin.SimpleListFilter):
+    """Filter by channel, offering only the channels the viewer may see (never all of them)."""
+
+    title = "channel"
+    parameter_name = "channel"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        ids = model_admin.channel_ids(request, model_admin.view_permission)
+        channels = Channel.objects.all() if ids is None else Channel.objects.filter(pk__in=ids)
+        return [(str(c.pk), c.name) for c in channels.only("pk", "name")]
+
+    def queryset(self, request: HttpRequest, queryset: models.QuerySet[Any]) -> models.QuerySet[Any]:
+        value = self.value()
+        if value is None:
+            return queryset
+        if not value.isdigit():
+            return queryset.none()
+        # get_queryset has already scoped the rows, so a foreign channel id matches nothing.
+        return queryset.filter(**{self.parameter_name_path(queryset): int(value)})
+
+    def parameter_name_path(self, queryset: models.QuerySet[Any]) -> str:
+        return "pk" if queryset.model is Channel else "channel_id"

@@ -1,0 +1,72 @@
+"""`make run`: migrate, load the demo data once, print how to log in, and serve.
+
+Runs with DATABASE_URL set (by `python -m crm.embedded_db run` when the user has none).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+
+MANAGE = [sys.executable, "manage.py"]
+
+
+def _manage(*args: str) -> None:
+    subprocess.run([*MANAGE, *args], check=True)  # noqa: S603 - fixed command line
+
+
+def banner(port: int) -> str:
+    """What a new user needs: the URLs, the demo logins and the demo channel's keys."""
+    from contacts import demo
+
+    base = f"http://127.0.0.1:{port}"
+    logins = "\n".join(
+        f"    {email:<22} {password:<16} ({role})" for email, password, role in demo.DEMO_MANAGERS
+    )
+    return f"""
+  Contacts CRM is running.
+
+  Desk       {base}/desk/
+  Admin      {base}/admin/
+  API docs   {base}/open/v5/docs/   (schema: {base}/open/v5/schema/)
+
+  Demo logins (desk and admin):
+{logins}
+
+  Demo shop channel (paid):
+    plugin key          {demo.DEMO_PLUGIN_KEY}
+    member-hash secret  {demo.DEMO_MEMBER_HASH_SECRET}
+    API x-access-key    {demo.DEMO_ACCESS_KEY}
+    API x-access-secret {demo.DEMO_ACCESS_SECRET}
+
+  Press Ctrl-C to stop.
+"""
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    args = parser.parse_args(argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
+    _manage("migrate", "--no-input", "-v", "0")
+    _manage("seed_demo")
+    import django
+
+    django.setup()
+    print(banner(args.port), flush=True)
+    server = subprocess.Popen(  # noqa: S603 - fixed command line
+        [*MANAGE, "runserver", "--noreload", f"127.0.0.1:{args.port}"]
+    )
+    signal.signal(signal.SIGTERM, lambda signum, frame: server.terminate())
+    try:
+        return server.wait()
+    except KeyboardInterrupt:
+        server.wait()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,58 @@
+"""`manage.py channel_create`: a channel with presets, default roles and an owner credential."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from crm import services
+from crm.models import Plan
+
+
+class Command(BaseCommand):
+    help = "Create a channel with its preset profile fields, default roles and an owner API credential."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--name", required=True)
+        parser.add_argument("--plan", choices=Plan.values, default=Plan.FREE)
+        parser.add_argument("--timezone", default="Asia/Seoul")
+        parser.add_argument("--require-member-hash", action="store_true")
+        parser.add_argument("--json", action="store_true", help="Print the result as JSON.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            channel = services.channel_create(
+                name=options["name"],
+                plan=options["plan"],
+                timezone=options["timezone"],
+                require_member_hash=options["require_member_hash"],
+            )
+            owner = services.role_get(channel=channel, name=services.OWNER_ROLE)
+            issued = services.credential_create(channel=channel, role=owner, name="owner")
+        except ValidationError as error:
+            raise CommandError("; ".join(error.messages)) from error
+        result = {
+            "id": channel.pk,
+            "name": channel.name,
+            "plan": channel.plan,
+            "timezone": channel.timezone,
+            "pluginKey": channel.plugin_key,
+            "memberHashSecret": channel.member_hash_secret,
+            "requireMemberHash": channel.require_member_hash,
+            "credential": {
+                "accessKey": issued.credential.access_key,
+                "accessSecret": issued.secret,
+                "role": owner.name,
+            },
+        }
+        if options["json"]:
+            self.stdout.write(json.dumps(result, indent=2))
+            return
+        self.stdout.write(f"Channel {channel.pk} {channel.name!r} ({channel.plan})")
+        self.stdout.write(f"  plugin key:         {channel.plugin_key}")
+        self.stdout.write(f"  member-hash secret: {channel.member_hash_secret}")
+        self.stdout.write(f"  API access key:     {issued.credential.access_key}")
+        self.stdout.write(f"  API access secret:  {issued.secret}  (shown once)")

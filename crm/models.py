@@ -1,0 +1,165 @@
+"""The channel (tenant), its managers, roles and API credentials, and its integrations."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+
+from crm.permissions import Permission
+
+MAX_ROLES_PER_CHANNEL = 20
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a time zone name such as 'Asia/Seoul'.")
+
+
+hex_secret_validator = RegexValidator(
+    r"^[0-9a-f]{64}$", "The member-hash secret is 64 lowercase hexadecimal characters."
+)
+
+
+class Plan(models.TextChoices):
+    FREE = "free", "Free"
+    PAID = "paid", "Paid"
+
+
+class Channel(models.Model):
+    """A workspace: the tenant every other row belongs to."""
+
+    name = models.CharField(max_length=100)
+    timezone = models.CharField(max_length=64, default="Asia/Seoul", validators=[validate_timezone])
+    plan = models.CharField(max_length=8, choices=Plan.choices, default=Plan.FREE)
+    plugin_key = models.CharField(max_length=64, unique=True, help_text="Public key of the SDK.")
+    member_hash_secret = models.CharField(max_length=64, validators=[hex_secret_validator])
+    require_member_hash = models.BooleanField(
+        default=False, help_text="Refuse SDK boots with a memberId but no valid memberHash."
+    )
+    phone_number = models.CharField(
+        max_length=20, blank=True, help_text="The issued phone number (E.164), for phone calls."
+    )
+    kakao_channel_id = models.CharField(
+        max_length=64, blank=True, help_text="The connected Kakao channel's id (empty: none)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def kakao_connected(self) -> bool:
+        return bool(self.kakao_channel_id)
+
+
+class KakaoTemplateKind(models.TextChoices):
+    ALIMTALK = "alimtalk", "AlimTalk"
+    BRAND_MESSAGE = "brandMessage", "Brand message"
+
+
+class KakaoTemplate(models.Model):
+    """A message template registered with the connected Kakao channel."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="kakao_templates")
+    code = models.CharField(max_length=64)
+    kind = models.CharField(max_length=16, choices=KakaoTemplateKind.choices)
+    name = models.CharField(max_length=100)
+    body = models.TextField(help_text="Text with #{variable} placeholders.")
+    approved = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["channel_id", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "code"], name="kakao_template_code_per_channel")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class Role(models.Model):
+    """A named set of permissions in one channel (at most 20 per channel)."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="roles")
+    name = models.CharField(max_length=50)
+    permissions = ArrayField(
+        models.CharField(max_length=32, choices=Permission.choices), default=list, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["channel_id", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "name"], name="role_name_per_channel"),
+            models.CheckConstraint(
+                condition=models.Q(permissions__contained_by=Permission.values),
+                name="role_permissions_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    """A manager's place in a channel: exactly one role."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="memberships")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["channel_id", "user_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "user"], name="membership_once_per_channel")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.channel} as {self.role}"
+
+    def clean(self) -> None:
+        if self.role_id and self.channel_id and self.role.channel_id != self.channel_id:
+            raise ValidationError({"role": "The role must belong to the same channel."})
+
+
+class ApiCredential(models.Model):
+    """An access key + secret for the REST API; acts with its role's permissions."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="credentials")
+    role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="credentials")
+    name = models.CharField(max_length=100, blank=True)
+    access_key = models.CharField(max_length=64, unique=True)
+    # SHA-256 of a 256-bit random secret: a slow password hash adds nothing for such a secret
+    # and would cost every API request; compared in constant time.
+    secret_hash = models.CharField(max_length=64)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["channel_id", "-created_at"]
+        indexes = [models.Index(fields=["channel", "created_at"], name="credential_channel_idx")]
+
+    def __str__(self) -> str:
+        return self.name or self.access_key
+
+    def clean(self) -> None:
+        if self.role_id and self.channel_id and self.role.channel_id != self.channel_id:
+            raise ValidationError({"role": "The role must belong to the same channel."})

@@ -1,0 +1,31 @@
+"""URL map: the desk, the Django admin, the REST API docs."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from crm import views
+
+desk_patterns = (
+    [
+        path("", views.desk_home, name="home"),
+        path(
+            "login/",
+            auth_views.LoginView.as_view(template_name="crm/login.html", redirect_authenticated_user=True),
+            name="login",
+        ),
+        path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    ],
+    "desk",
+)
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="desk:home", permanent=False)),
+    path("desk/", include(desk_patterns)),
+    path("admin/", admin.site.urls),
+    path("open/v5/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("open/v5/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("healthz", views.healthz, name="healthz"),
+]

@@ -1,0 +1,49 @@
+"""Profile field definitions: the keys of `profile.*` and the built-in fields, per channel."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from crm.models import Channel
+
+
+class FieldType(models.TextChoices):
+    BOOLEAN = "boolean", "Boolean"
+    STRING = "string", "String"
+    NUMBER = "number", "Number"
+    DATE = "date", "Date"
+    DATETIME = "datetime", "Datetime"
+    LIST = "list", "List"
+    LIST_OF_NUMBER = "listOfNumber", "List of number"
+
+
+class Masking(models.TextChoices):
+    FULL = "full", "Full: the whole value hidden"
+    PARTIAL = "partial", "Partial: phone numbers and emails keep some characters"
+
+
+class ProfileField(models.Model):
+    """One field of a channel's contacts: a `profile.*` key, or a built-in field (read-only)."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="profile_fields")
+    key = models.CharField(
+        max_length=80, help_text="The full key: 'profile.age', or a built-in like 'lastSeenAt'."
+    )
+    name = models.CharField(max_length=100, help_text="What managers see.")
+    type = models.CharField(max_length=16, choices=FieldType.choices)
+    built_in = models.BooleanField(default=False, editable=False)
+    sensitive = models.BooleanField(default=False)
+    masking = models.CharField(max_length=8, choices=Masking.choices, default=Masking.FULL)
+    shown_in_profile = models.BooleanField(default=True)
+    order = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["channel_id", "order", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "key"], name="profile_field_key_per_channel")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key})"

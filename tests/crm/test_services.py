@@ -1,0 +1,144 @@
+"""Channels, roles, managers and credentials: the writes and their limits."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+
+from crm import services
+from crm.models import MAX_ROLES_PER_CHANNEL, ApiCredential, Channel, Membership, Role
+from crm.permissions import ALL_PERMISSIONS, BASIC_PERMISSIONS
+from profile_schema.models import ProfileField
+from profile_schema.presets import BUILT_IN_FIELDS, PROFILE_PRESETS
+
+
+@pytest.mark.django_db
+def test_channel_create_gives_default_roles_and_every_preset_field() -> None:
+    channel = services.channel_create(name="Shop", plan="paid")
+
+    roles = {role.name: set(role.permissions) for role in channel.roles.all()}
+    assert roles == {"owner": set(ALL_PERMISSIONS), "basic": set(BASIC_PERMISSIONS)}
+    fields = ProfileField.objects.filter(channel=channel)
+    assert fields.count() == len(BUILT_IN_FIELDS) + len(PROFILE_PRESETS)
+    assert set(fields.filter(built_in=True).values_list("key", flat=True)) == {
+        p.key for p in BUILT_IN_FIELDS
+    }
+    mobile = fields.get(key="profile.mobileNumber")
+    assert (mobile.type, mobile.built_in, mobile.sensitive, mobile.masking) == (
+        "string", False, True, "partial"
+    )
+    assert len(channel.plugin_key) == 24
+    assert len(bytes.fromhex(channel.member_hash_secret)) == 32
+
+
+@pytest.mark.django_db
+def test_channel_create_refuses_an_unknown_timezone_and_writes_nothing() -> None:
+    with pytest.raises(ValidationError) as error:
+        services.channel_create(name="Shop", timezone="Mars/Olympus")
+
+    assert "timezone" in error.value.message_dict
+    assert Channel.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_role_create_refuses_the_21st_role(channel: Channel) -> None:
+    for n in range(MAX_ROLES_PER_CHANNEL - 2):
+        services.role_create(channel=channel, name=f"role {n}", permissions=["contacts_view"])
+    assert channel.roles.count() == MAX_ROLES_PER_CHANNEL
+
+    with pytest.raises(ValidationError, match="at most 20 roles"):
+        services.role_create(channel=channel, name="one too many", permissions=[])
+    assert channel.roles.count() == MAX_ROLES_PER_CHANNEL
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_role_creation_never_passes_the_limit() -> None:
+    channel = services.channel_create(name="Race")
+    for n in range(MAX_ROLES_PER_CHANNEL - 4):
+        services.role_create(channel=channel, name=f"r{n}", permissions=[])
+    outcomes: list[str] = []
+
+    def create(n: int) -> None:
+        try:
+            services.role_create(channel=channel, name=f"racer {n}", permissions=[])
+            outcomes.append("created")
+        except ValidationError:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=create, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["created"] * 2 + ["refused"] * 6
+    assert Role.objects.filter(channel=channel).count() == MAX_ROLES_PER_CHANNEL
+
+
+@pytest.mark.django_db
+def test_role_create_names_unknown_permissions(channel: Channel) -> None:
+    with pytest.raises(ValidationError) as error:
+        services.role_create(channel=channel, name="x", permissions=["contacts_view", "fly"])
+
+    assert "Unknown permission(s) fly" in error.value.message_dict["permissions"][0]
+    assert not Role.objects.filter(channel=channel, name="x").exists()
+
+
+@pytest.mark.django_db
+def test_the_owner_role_keeps_every_permission(channel: Channel) -> None:
+    owner = services.role_get(channel=channel, name="owner")
+
+    with pytest.raises(ValidationError, match="owner role keeps every permission"):
+        services.role_update(role=owner, name="owner", permissions=["contacts_view"])
+    owner.refresh_from_db()
+    assert set(owner.permissions) == set(ALL_PERMISSIONS)
+
+
+@pytest.mark.django_db
+def test_credential_secret_is_stored_hashed_and_checked_in_constant_time(channel: Channel) -> None:
+    role = services.role_get(channel=channel, name="basic")
+    issued = services.credential_create(channel=channel, role=role, name="crm sync")
+
+    stored = ApiCredential.objects.get(pk=issued.credential.pk)
+    assert issued.secret not in stored.secret_hash
+    assert services.secret_matches(secret=issued.secret, hashed=stored.secret_hash)
+    assert not services.secret_matches(secret=issued.secret + "x", hashed=stored.secret_hash)
+    assert stored.role == role
+
+
+@pytest.mark.django_db
+def test_credential_refuses_a_role_of_another_channel(channel: Channel, other_channel: Channel) -> None:
+    foreign = services.role_get(channel=other_channel, name="owner")
+
+    with pytest.raises(ValidationError, match="same channel"):
+        services.credential_create(channel=channel, role=foreign)
+    assert ApiCredential.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_manager_create_makes_a_staff_login_with_one_role(channel: Channel) -> None:
+    role = services.role_get(channel=channel, name="basic")
+    membership = services.manager_create(
+        channel=channel, email="Kim@Shop.example", password="a-good-password-1", role=role
+    )
+
+    user = membership.user
+    assert (user.username, user.is_staff) == ("Kim@shop.example", True)
+    assert user.check_password("a-good-password-1")
+    again = services.manager_create(channel=channel, email="kim@shop.example", password="", role=role)
+    assert again.pk == membership.pk
+    assert Membership.objects.filter(channel=channel, user=user).count() == 1
+
+
+@pytest.mark.django_db
+def test_manager_create_refuses_a_weak_password(channel: Channel) -> None:
+    role = services.role_get(channel=channel, name="basic")
+
+    with pytest.raises(ValidationError):
+        services.manager_create(channel=channel, email="x@shop.example", password="123", role=role)
+    assert not Membership.objects.filter(channel=channel).exists()
