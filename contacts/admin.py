@@ -17,14 +17,39 @@ from crm.admin_scoping import ChannelListFilter, ChannelScopedAdmin
 from crm.permissions import Permission
 
 BUILT_IN_READ_ONLY = [
-    "channel", "type", "member_id", "veil_id", "name", "profile_display",
-    "city", "country", "language", "sessions_count", "last_seen_at",
-    "web_browser", "web_browser_name", "web_os", "web_os_name", "web_device",
-    "web_last_seen_at", "web_sessions_count",
-    "mobile_app_name", "mobile_app_version", "mobile_os", "mobile_os_name", "mobile_device",
-    "mobile_last_seen_at", "mobile_sessions_count",
-    "has_push_token", "has_chat", "blocked", "blocked_at", "blocked_by", "blocked_reason",
-    "created_at", "updated_at",
+    "channel",
+    "type",
+    "member_id",
+    "veil_id",
+    "name",
+    "profile_display",
+    "city",
+    "country",
+    "language",
+    "sessions_count",
+    "last_seen_at",
+    "web_browser",
+    "web_browser_name",
+    "web_os",
+    "web_os_name",
+    "web_device",
+    "web_last_seen_at",
+    "web_sessions_count",
+    "mobile_app_name",
+    "mobile_app_version",
+    "mobile_os",
+    "mobile_os_name",
+    "mobile_device",
+    "mobile_last_seen_at",
+    "mobile_sessions_count",
+    "has_push_token",
+    "has_chat",
+    "blocked",
+    "blocked_at",
+    "blocked_by",
+    "blocked_reason",
+    "created_at",
+    "updated_at",
 ]
 
 
@@ -59,7 +84,15 @@ class ContactAdmin(ChannelScopedAdmin):
     edit_permission = Permission.CONTACTS_EDIT
     delete_permission = Permission.CONTACTS_DELETE
     form = ContactForm
-    list_display = ["__str__", "member_id", "type", "tag_list", "last_seen_at", "blocked", "channel"]
+    list_display = [
+        "__str__",
+        "member_id",
+        "type",
+        "tag_list",
+        "last_seen_at",
+        "blocked",
+        "channel",
+    ]
     list_filter = ["type", "blocked", ChannelListFilter]
     list_select_related = ["channel"]
     search_fields = ["=member_id", "=veil_id", "^name"]
@@ -68,14 +101,50 @@ class ContactAdmin(ChannelScopedAdmin):
         (None, {"fields": ["channel", "type", "member_id", "veil_id", "name", "tags"]}),
         ("Profile", {"fields": ["profile_display"]}),
         ("Marketing consent", {"fields": ["unsubscribe_email", "unsubscribe_texting"]}),
-        ("Visits", {"fields": ["city", "country", "language", "sessions_count", "last_seen_at",
-                               "has_push_token", "has_chat"]}),
-        ("Web", {"classes": ["collapse"], "fields": [
-            "web_browser", "web_browser_name", "web_os", "web_os_name", "web_device",
-            "web_last_seen_at", "web_sessions_count"]}),
-        ("App", {"classes": ["collapse"], "fields": [
-            "mobile_app_name", "mobile_app_version", "mobile_os", "mobile_os_name",
-            "mobile_device", "mobile_last_seen_at", "mobile_sessions_count"]}),
+        (
+            "Visits",
+            {
+                "fields": [
+                    "city",
+                    "country",
+                    "language",
+                    "sessions_count",
+                    "last_seen_at",
+                    "has_push_token",
+                    "has_chat",
+                ]
+            },
+        ),
+        (
+            "Web",
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "web_browser",
+                    "web_browser_name",
+                    "web_os",
+                    "web_os_name",
+                    "web_device",
+                    "web_last_seen_at",
+                    "web_sessions_count",
+                ],
+            },
+        ),
+        (
+            "App",
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "mobile_app_name",
+                    "mobile_app_version",
+                    "mobile_os",
+                    "mobile_os_name",
+                    "mobile_device",
+                    "mobile_last_seen_at",
+                    "mobile_sessions_count",
+                ],
+            },
+        ),
         ("Blocked", {"fields": ["blocked", "blocked_at", "blocked_by", "blocked_reason"]}),
         (None, {"fields": ["created_at", "updated_at"]}),
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,7 +19,8 @@ from profile_schema.services import profile_field_create
 
 DEMO_PLUGIN_KEY = "demo-shop-plugin-key"
 DEMO_FREE_PLUGIN_KEY = "demo-free-plugin-key"
-DEMO_MEMBER_HASH_SECRET = "4629de5def93d6a2abea6afa9bd5476d9c6cbc04223f9a2f7e517b535dde3e25"
+# The published member-hash check value of the SDK docs uses this secret (demo data only).
+DEMO_MEMBER_HASH_SECRET = "4629de5def93d6a2abea6afa9bd5476d9c6cbc04223f9a2f7e517b535dde3e25"  # noqa: S105
 DEMO_ACCESS_KEY = "demo-access-key"
 DEMO_ACCESS_SECRET = "demo-access-secret-change-me"  # noqa: S105 - published demo credential
 
@@ -40,8 +42,17 @@ GRADES = ("bronze", "silver", "gold", "platinum")
 INTERESTS = ("skincare", "fashion", "kitchen", "camping", "books", "pets", "coffee")
 EVENT_NAMES = ("PageView", "ProductView", "AddToCart", "SignUp", "CheckoutComplete")
 CITIES = (("Seoul", "KR"), ("Busan", "KR"), ("Incheon", "KR"), ("Daegu", "KR"), ("Tokyo", "JP"))
-BROWSERS = (("Chrome 131", "Chrome"), ("Safari 18", "Safari"), ("Samsung Internet 27", "Samsung Internet"))
-OSES = (("Windows 11", "Windows"), ("macOS 15", "Mac OS X"), ("Android 15", "Android"), ("iOS 18", "iOS"))
+BROWSERS = (
+    ("Chrome 131", "Chrome"),
+    ("Safari 18", "Safari"),
+    ("Samsung Internet 27", "Samsung Internet"),
+)
+OSES = (
+    ("Windows 11", "Windows"),
+    ("macOS 15", "Mac OS X"),
+    ("Android 15", "Android"),
+    ("iOS 18", "iOS"),
+)
 EXTRA_FIELDS = (
     ("grade", "Membership grade", FieldType.STRING),
     ("points", "Points", FieldType.NUMBER),
@@ -87,12 +98,20 @@ def _demo_integrations(shop: Channel) -> None:
     shop.kakao_channel_id = "@demo-shop"
     shop.save(update_fields=["phone_number", "kakao_channel_id", "updated_at"])
     KakaoTemplate.objects.create(
-        channel=shop, code="ORDER_SHIPPED", kind=KakaoTemplateKind.ALIMTALK, approved=True,
-        name="Order shipped", body="#{name}님, 주문하신 상품이 발송되었습니다. 송장번호: #{invoice}",
+        channel=shop,
+        code="ORDER_SHIPPED",
+        kind=KakaoTemplateKind.ALIMTALK,
+        approved=True,
+        name="Order shipped",
+        body="#{name}님, 주문하신 상품이 발송되었습니다. 송장번호: #{invoice}",
     )
     KakaoTemplate.objects.create(
-        channel=shop, code="SPRING_COUPON", kind=KakaoTemplateKind.BRAND_MESSAGE, approved=True,
-        name="Spring coupon", body="#{name}님께 봄맞이 10% 쿠폰을 드려요! 코드: #{coupon}",
+        channel=shop,
+        code="SPRING_COUPON",
+        kind=KakaoTemplateKind.BRAND_MESSAGE,
+        approved=True,
+        name="Spring coupon",
+        body="#{name}님께 봄맞이 10% 쿠폰을 드려요! 코드: #{coupon}",
     )
 
 
@@ -103,12 +122,17 @@ def _demo_people(shop: Channel, free: Channel) -> None:
         services.manager_create(channel=shop, email=email, password=password, role=role)
     owner_email, owner_password, _ = DEMO_MANAGERS[0]
     services.manager_create(
-        channel=free, email=owner_email, password=owner_password,
+        channel=free,
+        email=owner_email,
+        password=owner_password,
         role=services.role_get(channel=free, name=services.OWNER_ROLE),
     )
     services.credential_create(
-        channel=shop, role=services.role_get(channel=shop, name=services.OWNER_ROLE),
-        name="demo", access_key=DEMO_ACCESS_KEY, secret=DEMO_ACCESS_SECRET,
+        channel=shop,
+        role=services.role_get(channel=shop, name=services.OWNER_ROLE),
+        name="demo",
+        access_key=DEMO_ACCESS_KEY,
+        secret=DEMO_ACCESS_SECRET,
     )
 
 
@@ -125,6 +149,7 @@ def _demo_contacts(channel: Channel, count: int, rng: random.Random) -> None:
     Event.objects.bulk_create(events, batch_size=2000)
     # created_at is auto_now_add: spread it over the past year after the insert.
     for contact in rows:
+        assert contact.last_seen_at is not None
         contact.created_at = contact.last_seen_at - timedelta(days=rng.randint(0, 300))
     Contact.objects.bulk_update(rows, ["created_at"], batch_size=1000)
 
@@ -136,7 +161,7 @@ def _demo_contact(channel: Channel, n: int, rng: random.Random, now: datetime) -
         channel=channel,
         type=kind,
         member_id=f"m-{10000 + n}" if kind == ContactType.MEMBER else None,
-        veil_id=f"veil-{channel.pk}-{n:06d}",
+        veil_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
         last_seen_at=last_seen,
         sessions_count=rng.randint(1, 60),
         language=rng.choice(("ko", "ko", "ko", "en", "ja")),
@@ -159,10 +184,16 @@ def _demo_contact(channel: Channel, n: int, rng: random.Random, now: datetime) -
 
 def _demo_device(contact: Contact, rng: random.Random, last_seen: datetime) -> None:
     if rng.random() < 0.25:
-        contact.mobile_app_name, contact.mobile_app_version = "Demo Shop", rng.choice(("3.2.0", "3.3.1"))
+        contact.mobile_app_name, contact.mobile_app_version = (
+            "Demo Shop",
+            rng.choice(("3.2.0", "3.3.1")),
+        )
         contact.mobile_os, contact.mobile_os_name = rng.choice(OSES[2:])
         contact.mobile_device = rng.choice(("Galaxy S25", "iPhone 16", "Galaxy A56"))
-        contact.mobile_last_seen_at, contact.mobile_sessions_count = last_seen, contact.sessions_count
+        contact.mobile_last_seen_at, contact.mobile_sessions_count = (
+            last_seen,
+            contact.sessions_count,
+        )
         contact.has_push_token = rng.random() < 0.7
         return
     contact.web_browser, contact.web_browser_name = rng.choice(BROWSERS)
@@ -196,8 +227,12 @@ def _demo_utm(rng: random.Random) -> dict[str, object]:
         return {}
     first, last = rng.choice(UTM_SOURCES), rng.choice(UTM_SOURCES)
     return {
-        "utmSource": first, "utmMedium": "cpc", "utmCampaign": rng.choice(CAMPAIGNS),
-        "lastUtmSource": last, "lastUtmMedium": "cpc", "lastUtmCampaign": rng.choice(CAMPAIGNS),
+        "utmSource": first,
+        "utmMedium": "cpc",
+        "utmCampaign": rng.choice(CAMPAIGNS),
+        "lastUtmSource": last,
+        "lastUtmMedium": "cpc",
+        "lastUtmCampaign": rng.choice(CAMPAIGNS),
         "referrer": f"https://www.{first}.com/",
     }
 
@@ -210,6 +245,13 @@ def _demo_events(channel: Channel, contact: Contact, rng: random.Random) -> list
         when = contact.last_seen_at - timedelta(minutes=rng.randint(0, 60 * 24 * 30))
         properties: dict[str, object] = {"url": f"https://shop.example/p/{rng.randint(1, 500)}"}
         if name == "CheckoutComplete":
-            properties = {"orderId": f"o-{rng.randint(100000, 999999)}", "total": rng.randint(9, 400) * 1000}
-        events.append(Event(channel=channel, contact=contact, name=name, properties=properties, created_at=when))
+            properties = {
+                "orderId": f"o-{rng.randint(100000, 999999)}",
+                "total": rng.randint(9, 400) * 1000,
+            }
+        events.append(
+            Event(
+                channel=channel, contact=contact, name=name, properties=properties, created_at=when
+            )
+        )
     return events

@@ -29,9 +29,12 @@ class Contact(models.Model):
     channel = models.ForeignKey(
         Channel, on_delete=models.CASCADE, related_name="contacts", db_index=False
     )
-    type = models.CharField(max_length=10, choices=ContactType.choices, default=ContactType.ANONYMOUS)
-    member_id = models.CharField(max_length=255, null=True, blank=True)
-    veil_id = models.CharField(
+    type = models.CharField(
+        max_length=10, choices=ContactType.choices, default=ContactType.ANONYMOUS
+    )
+    # NULL, not "", means "none": the per-channel unique keys then skip those rows.
+    member_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    veil_id = models.CharField(  # noqa: DJ001
         max_length=64, null=True, blank=True, help_text="The anonymous device id of the SDK."
     )
     name = models.CharField(max_length=512, blank=True, help_text="From profile.name.")

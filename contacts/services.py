@@ -53,16 +53,16 @@ def tag_catalogue_ensure(*, channel: Channel, tags: Iterable[str]) -> None:
         return
     # The channel row lock serialises catalogue growth so the limit holds under concurrency.
     Channel.objects.select_for_update().filter(pk=channel.pk).first()
-    known = set(
-        Tag.objects.filter(channel=channel, name__in=wanted).values_list("name", flat=True)
-    )
+    known = set(Tag.objects.filter(channel=channel, name__in=wanted).values_list("name", flat=True))
     missing = wanted - known
     if not missing:
         return
     if Tag.objects.filter(channel=channel).count() + len(missing) > MAX_TAGS_PER_CHANNEL:
         raise ValidationError(
-            {"tags": f"A channel has at most {MAX_TAGS_PER_CHANNEL} distinct tags; "
-             f"remove unused tags before adding {', '.join(sorted(missing))}."}
+            {
+                "tags": f"A channel has at most {MAX_TAGS_PER_CHANNEL} distinct tags; "
+                f"remove unused tags before adding {', '.join(sorted(missing))}."
+            }
         )
     Tag.objects.bulk_create(
         [Tag(channel=channel, name=name) for name in sorted(missing)], ignore_conflicts=True
@@ -74,7 +74,9 @@ def contact_tags_set(*, contact: Contact, tags: Iterable[object]) -> Contact:
     """Replace CONTACT's tags with TAGS (cleaned, catalogued); unchanged tags write nothing."""
     cleaned = tags_clean(tags)
     tag_catalogue_ensure(channel=contact.channel, tags=cleaned)
-    Contact.objects.filter(pk=contact.pk).filter(~Q(tags=cleaned)).update(tags=cleaned, updated_at=Now())
+    Contact.objects.filter(pk=contact.pk).filter(~Q(tags=cleaned)).update(
+        tags=cleaned, updated_at=Now()
+    )
     contact.refresh_from_db(fields=["tags", "updated_at"])
     return contact
 

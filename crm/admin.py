@@ -12,7 +12,14 @@ from django.http import HttpRequest
 
 from crm import services
 from crm.admin_scoping import ChannelListFilter, ChannelScopedAdmin
-from crm.models import MAX_ROLES_PER_CHANNEL, ApiCredential, Channel, KakaoTemplate, Membership, Role
+from crm.models import (
+    MAX_ROLES_PER_CHANNEL,
+    ApiCredential,
+    Channel,
+    KakaoTemplate,
+    Membership,
+    Role,
+)
 from crm.permissions import Permission
 
 admin.site.site_header = "Contacts CRM administration"
@@ -52,8 +59,12 @@ class ChannelAdmin(ChannelScopedAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        created = services.channel_create(name=obj.name, plan=obj.plan, timezone=obj.timezone,
-                                          require_member_hash=obj.require_member_hash)
+        created = services.channel_create(
+            name=obj.name,
+            plan=obj.plan,
+            timezone=obj.timezone,
+            require_member_hash=obj.require_member_hash,
+        )
         obj.pk = created.pk
         obj.refresh_from_db()
 
@@ -70,11 +81,11 @@ class RoleForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         channel = data.get("channel")
-        if self.instance.pk is None and channel is not None:
-            if Role.objects.filter(channel=channel).count() >= MAX_ROLES_PER_CHANNEL:
-                raise ValidationError(
-                    f"A channel has at most {MAX_ROLES_PER_CHANNEL} roles; delete one first."
-                )
+        adding = self.instance.pk is None and channel is not None
+        if adding and Role.objects.filter(channel=channel).count() >= MAX_ROLES_PER_CHANNEL:
+            raise ValidationError(
+                f"A channel has at most {MAX_ROLES_PER_CHANNEL} roles; delete one first."
+            )
         return data
 
 
@@ -113,7 +124,8 @@ class RoleAdmin(ChannelScopedAdmin):
 class MembershipAddForm(forms.ModelForm):
     email = forms.EmailField()
     password = forms.CharField(
-        widget=forms.PasswordInput, required=False,
+        widget=forms.PasswordInput,
+        required=False,
         help_text="For a new login; an existing user keeps their password.",
     )
 
@@ -138,12 +150,14 @@ class MembershipAdmin(ChannelScopedAdmin):
     search_fields = ["user__email"]
     list_select_related = ["user", "channel", "role"]
 
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
         if obj is None:
             kwargs["form"] = MembershipAddForm
         return super().get_form(request, obj, change, **kwargs)
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return ["channel", "user", "role"] if obj else ["channel", "email", "password", "role"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
@@ -157,8 +171,10 @@ class MembershipAdmin(ChannelScopedAdmin):
             return
         data = form.cleaned_data
         membership = services.manager_create(
-            channel=data["channel"], email=data["email"],
-            password=data["password"] or "", role=data["role"],
+            channel=data["channel"],
+            email=data["email"],
+            password=data["password"] or "",
+            role=data["role"],
         )
         obj.pk, obj.user_id = membership.pk, membership.user_id
 
@@ -189,18 +205,24 @@ class ApiCredentialAdmin(ChannelScopedAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return ["channel", "access_key", "last_used_at", "created_at"] if obj else []
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj:
-            return ["channel", "name", "role", "access_key", "revoked_at", "last_used_at", "created_at"]
+            return [
+                "channel",
+                "name",
+                "role",
+                "access_key",
+                "revoked_at",
+                "last_used_at",
+                "created_at",
+            ]
         return ["channel", "name", "role"]
 
     def save_model(self, request: HttpRequest, obj: ApiCredential, form: Any, change: bool) -> None:
         if change:
             super().save_model(request, obj, form, change)
             return
-        issued = services.credential_create(
-            channel=obj.channel, role=obj.role, name=obj.name
-        )
+        issued = services.credential_create(channel=obj.channel, role=obj.role, name=obj.name)
         obj.pk = issued.credential.pk
         self.message_user(
             request,

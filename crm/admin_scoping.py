@@ -12,7 +12,7 @@ from django.http import HttpRequest
 
 from crm.counting import count_bounded
 from crm.models import Channel
-from crm.permissions import Permission, channel_ids_with_permission, has_permission
+from crm.permissions import Permission, permissions_by_channel
 
 
 class BoundedCountPaginator(Paginator):
@@ -20,7 +20,9 @@ class BoundedCountPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        return count_bounded(self.object_list).value
+        queryset = self.object_list
+        assert isinstance(queryset, models.QuerySet)
+        return count_bounded(queryset).value
 
 
 class ChannelScopedAdmin(admin.ModelAdmin):
@@ -35,12 +37,17 @@ class ChannelScopedAdmin(admin.ModelAdmin):
     show_facets = admin.ShowFacets.NEVER
 
     def channel_ids(self, request: HttpRequest, permission: str) -> list[int] | None:
-        cache = request.__dict__.setdefault("_crm_channel_ids", {})
-        if permission not in cache:
-            cache[permission] = channel_ids_with_permission(user=request.user, permission=permission)
-        return cache[permission]
+        """Channels where the user holds PERMISSION (None: all); one query per request."""
+        if not hasattr(request, "_crm_permissions"):
+            request._crm_permissions = permissions_by_channel(user=request.user)  # type: ignore[attr-defined]
+        held: dict[int, frozenset[str]] | None = request._crm_permissions  # type: ignore[attr-defined]
+        if held is None:
+            return None
+        return sorted(channel_id for channel_id, perms in held.items() if permission in perms)
 
-    def scope(self, request: HttpRequest, queryset: models.QuerySet[Any], permission: str) -> models.QuerySet[Any]:
+    def scope(
+        self, request: HttpRequest, queryset: models.QuerySet[Any], permission: str
+    ) -> models.QuerySet[Any]:
         ids = self.channel_ids(request, permission)
         if ids is None:
             return queryset
@@ -59,11 +66,9 @@ class ChannelScopedAdmin(admin.ModelAdmin):
     def _allowed(self, request: HttpRequest, permission: str | None, obj: Any) -> bool:
         if permission is None or not (request.user.is_active and request.user.is_staff):
             return False
-        if obj is not None:
-            return has_permission(
-                user=request.user, channel=self.object_channel(obj), permission=permission
-            )
         ids = self.channel_ids(request, permission)
+        if obj is not None:
+            return ids is None or self.object_channel(obj).pk in ids
         return ids is None or bool(ids)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
@@ -105,7 +110,9 @@ class ChannelListFilter(admin.SimpleListFilter):
         channels = Channel.objects.all() if ids is None else Channel.objects.filter(pk__in=ids)
         return [(str(c.pk), c.name) for c in channels.only("pk", "name")]
 
-    def queryset(self, request: HttpRequest, queryset: models.QuerySet[Any]) -> models.QuerySet[Any]:
+    def queryset(
+        self, request: HttpRequest, queryset: models.QuerySet[Any]
+    ) -> models.QuerySet[Any]:
         value = self.value()
         if value is None:
             return queryset

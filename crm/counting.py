@@ -19,13 +19,17 @@ class BoundedCount:
     exact: bool
 
 
-def count_bounded(queryset: QuerySet[Any], *, timeout_ms: int = EXACT_COUNT_TIMEOUT_MS) -> BoundedCount:
+def count_bounded(
+    queryset: QuerySet[Any], *, timeout_ms: int = EXACT_COUNT_TIMEOUT_MS
+) -> BoundedCount:
     """The exact count when it finishes within TIMEOUT_MS, else the planner's estimate."""
     alias = queryset.db
     try:
         with transaction.atomic(using=alias):
             with connections[alias].cursor() as cursor:
-                cursor.execute("SELECT set_config('statement_timeout', %s, true)", [str(int(timeout_ms))])
+                cursor.execute(
+                    "SELECT set_config('statement_timeout', %s, true)", [str(int(timeout_ms))]
+                )
             return BoundedCount(value=queryset.count(), exact=True)
     except OperationalError as error:
         if "statement timeout" not in str(error):

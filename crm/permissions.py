@@ -53,9 +53,7 @@ def viewer_for_user(*, user: AbstractBaseUser | AnonymousUser, channel: Channel)
     if getattr(user, "is_superuser", False):
         return Viewer(channel=channel, permissions=ALL_PERMISSIONS, user=user)
     membership = (
-        Membership.objects.select_related("role")
-        .filter(channel=channel, user_id=user.pk)
-        .first()
+        Membership.objects.select_related("role").filter(channel=channel, user_id=user.pk).first()
     )
     if membership is None:
         return None
@@ -71,7 +69,9 @@ def viewer_for_credential(*, credential: ApiCredential) -> Viewer:
     )
 
 
-def has_permission(*, user: AbstractBaseUser | AnonymousUser, channel: Channel, permission: str) -> bool:
+def has_permission(
+    *, user: AbstractBaseUser | AnonymousUser, channel: Channel, permission: str
+) -> bool:
     """Whether USER may do PERMISSION in CHANNEL: the one check behind every surface."""
     viewer = viewer_for_user(user=user, channel=channel)
     return viewer is not None and viewer.can(permission)
@@ -92,3 +92,17 @@ def channel_ids_with_permission(
             user_id=user.pk, role__permissions__contains=[permission]
         ).values_list("channel_id", flat=True)
     )
+
+
+def permissions_by_channel(
+    *, user: AbstractBaseUser | AnonymousUser
+) -> dict[int, frozenset[str]] | None:
+    """Every channel USER belongs to with the permissions held there; None for a superuser."""
+    from crm.models import Membership
+
+    if not user.is_authenticated or not user.is_active:
+        return {}
+    if getattr(user, "is_superuser", False):
+        return None
+    rows = Membership.objects.filter(user_id=user.pk).values_list("channel_id", "role__permissions")
+    return {channel_id: frozenset(permissions) for channel_id, permissions in rows}

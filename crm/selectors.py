@@ -11,7 +11,7 @@ from crm.models import Channel, Membership
 def memberships_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Membership]:
     """The channels a manager belongs to, with their role, by channel name."""
     return (
-        Membership.objects.filter(user_id=user.pk)
+        Membership.objects.filter(user_id=user.pk or 0)
         .select_related("channel", "role")
         .order_by("channel__name", "channel_id")
     )
@@ -21,4 +21,4 @@ def channels_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Cha
     """Channels a manager may open: theirs, or every channel for a superuser."""
     if getattr(user, "is_superuser", False):
         return Channel.objects.all()
-    return Channel.objects.filter(memberships__user_id=user.pk)
+    return Channel.objects.filter(memberships__user_id=user.pk or 0)

@@ -13,7 +13,9 @@ desk_patterns = (
         path("", views.desk_home, name="home"),
         path(
             "login/",
-            auth_views.LoginView.as_view(template_name="crm/login.html", redirect_authenticated_user=True),
+            auth_views.LoginView.as_view(
+                template_name="crm/login.html", redirect_authenticated_user=True
+            ),
             name="login",
         ),
         path("logout/", auth_views.LogoutView.as_view(), name="logout"),

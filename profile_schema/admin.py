@@ -16,8 +16,17 @@ from profile_schema.models import ProfileField
 class ProfileFieldAdmin(ChannelScopedAdmin):
     view_permission = Permission.CONTACTS_VIEW
     edit_permission = Permission.GENERAL_SETTINGS
-    list_display = ["key", "name", "type", "built_in", "sensitive", "masking", "shown_in_profile",
-                    "order", "channel"]
+    list_display = [
+        "key",
+        "name",
+        "type",
+        "built_in",
+        "sensitive",
+        "masking",
+        "shown_in_profile",
+        "order",
+        "channel",
+    ]
     list_editable = ["order"]
     list_filter = [ChannelListFilter, "built_in", "type", "sensitive"]
     search_fields = ["key", "name"]

@@ -42,8 +42,10 @@ def profile_field_create(
     bare = key.removeprefix("profile.")
     if not PROFILE_KEY.match(bare):
         raise ValidationError(
-            {"key": f"{key!r}: a data key is camelCase letters and digits, starting with a "
-             "lowercase letter, at most 63 characters (e.g. 'profile.birthDate')."}
+            {
+                "key": f"{key!r}: a data key is camelCase letters and digits, starting with a "
+                "lowercase letter, at most 63 characters (e.g. 'profile.birthDate')."
+            }
         )
     if type not in FieldType.values:
         raise ValidationError(
@@ -54,6 +56,10 @@ def profile_field_create(
         raise ValidationError({"key": f"{full_key} is already defined in this channel."})
     last = ProfileField.objects.filter(channel=channel).order_by("-order").first()
     return ProfileField.objects.create(
-        channel=channel, key=full_key, name=name, type=type, sensitive=sensitive,
+        channel=channel,
+        key=full_key,
+        name=name,
+        type=type,
+        sensitive=sensitive,
         order=(last.order + 1) if last else 0,
     )

@@ -58,7 +58,7 @@ class Migration(migrations.Migration):
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('channel', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='crm.channel')),
                 ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL)),
-                ('role', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='memberships', to='crm.role')),
+                ('role', models.ForeignKey(on_delete=django.db.models.deletion.RESTRICT, related_name='memberships', to='crm.role')),
             ],
             options={
                 'ordering': ['channel_id', 'user_id'],
@@ -76,7 +76,7 @@ class Migration(migrations.Migration):
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('channel', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='credentials', to='crm.channel')),
-                ('role', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='credentials', to='crm.role')),
+                ('role', models.ForeignKey(on_delete=django.db.models.deletion.RESTRICT, related_name='credentials', to='crm.role')),
             ],
             options={
                 'ordering': ['channel_id', '-created_at'],

@@ -21,7 +21,9 @@ def test_member_id_is_unique_per_channel(channel: Channel) -> None:
 
 
 @pytest.mark.django_db
-def test_the_same_member_id_may_live_in_two_channels(channel: Channel, other_channel: Channel) -> None:
+def test_the_same_member_id_may_live_in_two_channels(
+    channel: Channel, other_channel: Channel
+) -> None:
     MemberFactory(channel=channel, member_id="m-42")
     MemberFactory(channel=other_channel, member_id="m-42")
 
@@ -68,7 +70,9 @@ def test_the_database_refuses_a_21st_tag(channel: Channel) -> None:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("name", ["has space", "dot.ted", "dollar$", "sla/sh", "back\\slash", "Upper"])
+@pytest.mark.parametrize(
+    "name", ["has space", "dot.ted", "dollar$", "sla/sh", "back\\slash", "Upper"]
+)
 def test_the_tag_catalogue_refuses_forbidden_names(channel: Channel, name: str) -> None:
     with pytest.raises(IntegrityError, match="tag_name_allowed_characters"), transaction.atomic():
         Tag.objects.create(channel=channel, name=name)
@@ -98,4 +102,6 @@ def test_every_contact_index_and_unique_key_leads_with_channel_id() -> None:
     assert "contact_tags_gin" in definitions
     for name, definition in definitions.items():
         columns = definition.split("(", 1)[1]
-        assert columns.startswith("channel_id"), f"{name} does not lead with channel_id: {definition}"
+        assert columns.startswith("channel_id"), (
+            f"{name} does not lead with channel_id: {definition}"
+        )

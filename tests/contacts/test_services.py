@@ -13,7 +13,9 @@ from tests.contacts.factories import ContactFactory
 
 def test_tags_are_lowercased_trimmed_and_deduplicated() -> None:
     assert services.tags_clean([" VIP ", "vip", "Gold", "first-order"]) == [
-        "vip", "gold", "first-order"
+        "vip",
+        "gold",
+        "first-order",
     ]
 
 
@@ -45,7 +47,10 @@ def test_contact_tags_set_replaces_the_tags_and_fills_the_catalogue(channel: Cha
     services.contact_tags_set(contact=contact, tags=["VIP", "gold"])
 
     assert Contact.objects.get(pk=contact.pk).tags == ["vip", "gold"]
-    assert set(Tag.objects.filter(channel=channel).values_list("name", flat=True)) == {"vip", "gold"}
+    assert set(Tag.objects.filter(channel=channel).values_list("name", flat=True)) == {
+        "vip",
+        "gold",
+    }
     assert contact.updated_at > before
 
 
@@ -61,8 +66,12 @@ def test_contact_tags_set_with_the_same_tags_writes_nothing(channel: Channel) ->
 
 
 @pytest.mark.django_db
-def test_the_catalogue_refuses_the_1001st_tag_and_the_contact_keeps_its_tags(channel: Channel) -> None:
-    Tag.objects.bulk_create([Tag(channel=channel, name=f"t{n}") for n in range(MAX_TAGS_PER_CHANNEL)])
+def test_the_catalogue_refuses_the_1001st_tag_and_the_contact_keeps_its_tags(
+    channel: Channel,
+) -> None:
+    Tag.objects.bulk_create(
+        [Tag(channel=channel, name=f"t{n}") for n in range(MAX_TAGS_PER_CHANNEL)]
+    )
     contact = ContactFactory(channel=channel, tags=["t1"])
 
     with pytest.raises(ValidationError, match="at most 1000 distinct tags"):

@@ -35,7 +35,9 @@ def test_channel_ids_with_permission_lists_only_the_users_channels(
 ) -> None:
     user = manager_in(channel, "owner").user
     services.manager_create(
-        channel=other_channel, email=user.username, password="",
+        channel=other_channel,
+        email=user.username,
+        password="",
         role=services.role_get(channel=other_channel, name="basic"),
     )
 

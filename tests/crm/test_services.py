@@ -28,7 +28,10 @@ def test_channel_create_gives_default_roles_and_every_preset_field() -> None:
     }
     mobile = fields.get(key="profile.mobileNumber")
     assert (mobile.type, mobile.built_in, mobile.sensitive, mobile.masking) == (
-        "string", False, True, "partial"
+        "string",
+        False,
+        True,
+        "partial",
     )
     assert len(channel.plugin_key) == 24
     assert len(bytes.fromhex(channel.member_hash_secret)) == 32
@@ -112,7 +115,9 @@ def test_credential_secret_is_stored_hashed_and_checked_in_constant_time(channel
 
 
 @pytest.mark.django_db
-def test_credential_refuses_a_role_of_another_channel(channel: Channel, other_channel: Channel) -> None:
+def test_credential_refuses_a_role_of_another_channel(
+    channel: Channel, other_channel: Channel
+) -> None:
     foreign = services.role_get(channel=other_channel, name="owner")
 
     with pytest.raises(ValidationError, match="same channel"):
@@ -130,7 +135,9 @@ def test_manager_create_makes_a_staff_login_with_one_role(channel: Channel) -> N
     user = membership.user
     assert (user.username, user.is_staff) == ("Kim@shop.example", True)
     assert user.check_password("a-good-password-1")
-    again = services.manager_create(channel=channel, email="kim@shop.example", password="", role=role)
+    again = services.manager_create(
+        channel=channel, email="kim@shop.example", password="", role=role
+    )
     assert again.pk == membership.pk
     assert Membership.objects.filter(channel=channel, user=user).count() == 1
 

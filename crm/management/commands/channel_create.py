@@ -13,7 +13,7 @@ from crm.models import Plan
 
 
 class Command(BaseCommand):
-    help = "Create a channel with its preset profile fields, default roles and an owner API credential."
+    help = "Create a channel with preset profile fields, default roles and an owner API credential."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--name", required=True)

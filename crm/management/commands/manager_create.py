@@ -33,8 +33,12 @@ class Command(BaseCommand):
             )
         except ValidationError as error:
             raise CommandError("; ".join(error.messages)) from error
-        result = {"channelId": channel.pk, "userId": membership.user_id,
-                  "email": membership.user.get_username(), "role": role.name}
+        result = {
+            "channelId": channel.pk,
+            "userId": membership.user_id,
+            "email": membership.user.get_username(),
+            "role": role.name,
+        }
         if options["json"]:
             self.stdout.write(json.dumps(result, indent=2))
         else:

@@ -1,0 +1,243 @@
+"""The Django admin: changelists scoped to the viewer's channels, roles decide, counts bounded."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from contacts.models import Contact
+from crm import services
+from crm.models import ApiCredential, Channel, Membership, Role
+from tests.contacts.factories import ContactFactory
+from tests.crm.factories import UserFactory, manager_in
+
+
+def client_for(channel: Channel, role: str = "owner") -> Client:
+    client = Client()
+    client.force_login(manager_in(channel, role).user)
+    return client
+
+
+@pytest.mark.django_db
+def test_the_contacts_changelist_shows_only_the_managers_channel(
+    channel: Channel, other_channel: Channel
+) -> None:
+    ContactFactory(channel=channel, name="Ours Kim")
+    ContactFactory(channel=other_channel, name="Theirs Lee")
+
+    response = client_for(channel, "basic").get(reverse("admin:contacts_contact_changelist"))
+
+    assert response.status_code == 200
+    assert "Ours Kim" in response.content.decode()
+    assert "Theirs Lee" not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_another_channels_contact_cannot_be_opened_or_changed(
+    channel: Channel, other_channel: Channel
+) -> None:
+    theirs = ContactFactory(channel=other_channel, name="Theirs Lee", tags=["vip"])
+    client = client_for(channel, "owner")
+    url = reverse("admin:contacts_contact_change", args=[theirs.pk])
+
+    opened = client.get(url)
+    posted = client.post(url, {"tags": "hacked", "unsubscribe_email": "on"})
+
+    assert opened.status_code == 302 and "Theirs Lee" not in opened.content.decode()
+    assert posted.status_code == 302
+    theirs.refresh_from_db()
+    assert (theirs.tags, theirs.unsubscribe_email) == (["vip"], False)
+
+
+@pytest.mark.django_db
+def test_the_channel_filter_offers_only_the_managers_channels(
+    channel: Channel, other_channel: Channel
+) -> None:
+    response = client_for(channel, "basic").get(reverse("admin:contacts_contact_changelist"))
+
+    body = response.content.decode()
+    assert f"?channel={channel.pk}" in body
+    assert f"?channel={other_channel.pk}" not in body
+    assert other_channel.name not in body
+
+
+@pytest.mark.django_db
+def test_a_foreign_channel_id_in_the_filter_matches_nothing(
+    channel: Channel, other_channel: Channel
+) -> None:
+    ContactFactory(channel=other_channel, name="Theirs Lee")
+    client = client_for(channel, "basic")
+
+    response = client.get(
+        reverse("admin:contacts_contact_changelist"), {"channel": other_channel.pk}
+    )
+
+    assert "Theirs Lee" not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_manager_edits_tags_and_consent_through_the_rules(channel: Channel) -> None:
+    contact = ContactFactory(channel=channel, tags=[])
+    client = client_for(channel, "basic")
+    url = reverse("admin:contacts_contact_change", args=[contact.pk])
+
+    refused = client.post(url, {"tags": "vip, has space", "unsubscribe_email": "on"})
+    contact.refresh_from_db()
+    assert refused.status_code == 200
+    assert "has space" in refused.content.decode()
+    assert (contact.tags, contact.unsubscribe_email) == ([], False)
+
+    accepted = client.post(url, {"tags": "VIP, gold", "unsubscribe_texting": "on"})
+    contact.refresh_from_db()
+    assert accepted.status_code == 302
+    assert (contact.tags, contact.unsubscribe_email, contact.unsubscribe_texting) == (
+        ["vip", "gold"],
+        False,
+        True,
+    )
+
+
+@pytest.mark.django_db
+def test_built_in_fields_cannot_be_changed_in_the_admin(channel: Channel) -> None:
+    contact = ContactFactory(channel=channel, name="Kim", member_id=None)
+    client = client_for(channel, "owner")
+
+    client.post(
+        reverse("admin:contacts_contact_change", args=[contact.pk]),
+        {"tags": "", "name": "Changed", "member_id": "m-1", "sessions_count": "99"},
+    )
+
+    contact.refresh_from_db()
+    assert (contact.name, contact.member_id, contact.sessions_count) == ("Kim", None, 0)
+
+
+@pytest.mark.django_db
+def test_deleting_a_contact_needs_contacts_delete(channel: Channel) -> None:
+    contact = ContactFactory(channel=channel)
+    url = reverse("admin:contacts_contact_delete", args=[contact.pk])
+
+    assert client_for(channel, "basic").post(url, {"post": "yes"}).status_code == 403
+    assert Contact.objects.filter(pk=contact.pk).exists()
+    assert client_for(channel, "owner").post(url, {"post": "yes"}).status_code == 302
+    assert not Contact.objects.filter(pk=contact.pk).exists()
+
+
+@pytest.mark.django_db
+def test_settings_pages_need_general_settings(channel: Channel) -> None:
+    basic = client_for(channel, "basic")
+
+    for name in ["crm_role", "crm_membership", "crm_apicredential", "crm_channel"]:
+        assert basic.get(reverse(f"admin:{name}_changelist")).status_code == 403, name
+    assert client_for(channel, "owner").get(reverse("admin:crm_role_changelist")).status_code == 200
+
+
+@pytest.mark.django_db
+def test_roles_of_other_channels_are_invisible(channel: Channel, other_channel: Channel) -> None:
+    services.role_create(channel=other_channel, name="secret-team", permissions=[])
+
+    body = client_for(channel).get(reverse("admin:crm_role_changelist")).content.decode()
+
+    assert "secret-team" not in body
+
+
+@pytest.mark.django_db
+def test_the_admin_refuses_a_21st_role(channel: Channel) -> None:
+    for n in range(18):
+        services.role_create(channel=channel, name=f"r{n}", permissions=[])
+    client = client_for(channel)
+
+    response = client.post(
+        reverse("admin:crm_role_add"), {"channel": channel.pk, "name": "extra", "permissions": []}
+    )
+
+    assert response.status_code == 200
+    assert "at most 20 roles" in response.content.decode()
+    assert Role.objects.filter(channel=channel).count() == 20
+
+
+@pytest.mark.django_db
+def test_adding_a_credential_shows_its_secret_once_and_stores_a_hash(channel: Channel) -> None:
+    client = client_for(channel)
+    basic = services.role_get(channel=channel, name="basic")
+
+    response = client.post(
+        reverse("admin:crm_apicredential_add"),
+        {"channel": channel.pk, "name": "sync", "role": basic.pk},
+        follow=True,
+    )
+
+    credential = ApiCredential.objects.get(channel=channel, name="sync")
+    secret = re.search(r"secret (\S+):", response.content.decode()).group(1)  # type: ignore[union-attr]
+    assert services.secret_matches(secret=secret, hashed=credential.secret_hash)
+    detail = client.get(reverse("admin:crm_apicredential_change", args=[credential.pk]))
+    assert secret not in detail.content.decode()
+
+
+@pytest.mark.django_db
+def test_adding_a_manager_with_a_foreign_role_is_refused(
+    channel: Channel, other_channel: Channel
+) -> None:
+    client = client_for(channel)
+    foreign = services.role_get(channel=other_channel, name="owner")
+
+    response = client.post(
+        reverse("admin:crm_membership_add"),
+        {
+            "channel": channel.pk,
+            "email": "new@shop.example",
+            "password": "a-good-password-1",
+            "role": foreign.pk,
+        },
+    )
+
+    assert response.status_code == 200
+    assert not Membership.objects.filter(user__username="new@shop.example").exists()
+
+
+@pytest.mark.django_db
+def test_a_superuser_sees_every_channel(channel: Channel, other_channel: Channel) -> None:
+    ContactFactory(channel=channel, name="Ours Kim")
+    ContactFactory(channel=other_channel, name="Theirs Lee")
+    client = Client()
+    client.force_login(UserFactory(is_superuser=True))
+
+    body = client.get(reverse("admin:contacts_contact_changelist")).content.decode()
+
+    assert "Ours Kim" in body and "Theirs Lee" in body
+
+
+def changelist_queries(client: Client) -> list[str]:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(reverse("admin:contacts_contact_changelist"))
+    assert response.status_code == 200
+    return [query["sql"] for query in captured.captured_queries]
+
+
+@pytest.mark.django_db
+def test_the_contacts_changelist_runs_a_fixed_number_of_queries(channel: Channel) -> None:
+    client = client_for(channel, "basic")
+    ContactFactory.create_batch(3, channel=channel)
+    few = changelist_queries(client)
+    ContactFactory.create_batch(60, channel=channel)
+
+    many = changelist_queries(client)
+
+    assert len(many) == len(few)
+    assert len(many) <= 12
+
+
+@pytest.mark.django_db
+def test_the_contacts_changelist_never_counts_without_a_bound(channel: Channel) -> None:
+    ContactFactory.create_batch(3, channel=channel)
+
+    queries = changelist_queries(client_for(channel, "basic"))
+
+    counts = [i for i, sql in enumerate(queries) if "COUNT(" in sql.upper()]
+    assert counts, "the changelist shows a count"
+    for index in counts:
+        assert "statement_timeout" in queries[index - 1], queries[index]
