@@ -156,6 +156,7 @@ class ApiCredential(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = "API credential"
         ordering = ["channel_id", "-created_at"]
         indexes = [models.Index(fields=["channel", "created_at"], name="credential_channel_idx")]
 

@@ -79,7 +79,7 @@ class Migration(migrations.Migration):
                 ('role', models.ForeignKey(on_delete=django.db.models.deletion.RESTRICT, related_name='credentials', to='crm.role')),
             ],
             options={
-                'ordering': ['channel_id', '-created_at'],
+                'verbose_name': 'API credential', 'ordering': ['channel_id', '-created_at'],
             },
         ),
         migrations.CreateModel(
