@@ -159,7 +159,6 @@ def _demo_contact(channel: Channel, n: int, rng: random.Random, now: datetime) -
     last_seen = now - timedelta(minutes=rng.randint(0, 60 * 24 * 180))
     contact = Contact(
         channel=channel,
-        type=kind,
         member_id=f"m-{10000 + n}" if kind == ContactType.MEMBER else None,
         veil_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
         last_seen_at=last_seen,
@@ -172,7 +171,6 @@ def _demo_contact(channel: Channel, n: int, rng: random.Random, now: datetime) -
     _demo_device(contact, rng, last_seen)
     if kind != ContactType.ANONYMOUS:
         contact.profile = _demo_profile(n, rng, now)
-        contact.name = contact.profile["name"]
         contact.tags = sorted(rng.sample(TAGS, rng.choice((0, 0, 1, 1, 2, 3))))
     else:
         contact.profile = _demo_utm(rng)

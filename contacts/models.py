@@ -6,7 +6,10 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
-from django.db.models import F
+from django.db.models import Case, F, Func, Q, Value, When
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, Coalesce
+from django.db.models.lookups import LessThanOrEqual
 
 from crm.models import Channel
 
@@ -14,6 +17,10 @@ MAX_TAGS_PER_CONTACT = 20
 MAX_TAGS_PER_CHANNEL = 1000
 TAG_MAX_LENGTH = 50
 EVENT_NAME_MAX_LENGTH = 30
+MAX_PROFILE_KEYS = 256
+MAX_PROFILE_BYTES = 15 * 1024
+# An immutable SQL function (created by migration 0001) so a CHECK can count a profile's keys.
+JSONB_KEY_COUNT_FUNCTION = "crm_jsonb_key_count"
 
 
 class ContactType(models.TextChoices):
@@ -29,15 +36,34 @@ class Contact(models.Model):
     channel = models.ForeignKey(
         Channel, on_delete=models.CASCADE, related_name="contacts", db_index=False
     )
-    type = models.CharField(
-        max_length=10, choices=ContactType.choices, default=ContactType.ANONYMOUS
+    # Derived in the database on every write, whatever path writes (ARCHITECTURE rule 2):
+    # member when a member id is set; lead with contact information or a chat; else anonymous.
+    type = models.GeneratedField(
+        expression=Case(
+            When(member_id__isnull=False, then=Value(ContactType.MEMBER)),
+            When(
+                Q(has_chat=True)
+                | Q(profile__has_key="email")
+                | Q(profile__has_key="mobileNumber")
+                | Q(profile__has_key="landlineNumber"),
+                then=Value(ContactType.LEAD),
+            ),
+            default=Value(ContactType.ANONYMOUS),
+        ),
+        output_field=models.CharField(max_length=10, choices=ContactType.choices),
+        db_persist=True,
     )
     # NULL, not "", means "none": the per-channel unique keys then skip those rows.
     member_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     veil_id = models.CharField(  # noqa: DJ001
         max_length=64, null=True, blank=True, help_text="The anonymous device id of the SDK."
     )
-    name = models.CharField(max_length=512, blank=True, help_text="From profile.name.")
+    name = models.GeneratedField(
+        expression=Coalesce(KT("profile__name"), Value(""), output_field=models.TextField()),
+        output_field=models.CharField(max_length=512),
+        db_persist=True,
+        help_text="From profile.name.",
+    )
     profile = models.JSONField(default=dict, blank=True)
     tags = ArrayField(models.CharField(max_length=TAG_MAX_LENGTH), default=list, blank=True)
 
@@ -97,16 +123,26 @@ class Contact(models.Model):
                 name="contact_veil_id_per_channel",
             ),
             models.CheckConstraint(
-                condition=~models.Q(type="member") | models.Q(member_id__isnull=False),
-                name="contact_member_has_member_id",
-            ),
-            models.CheckConstraint(
                 condition=models.Q(blocked=False) | models.Q(blocked_at__isnull=False),
                 name="contact_blocked_has_time",
             ),
             models.CheckConstraint(
                 condition=models.Q(tags__len__lte=MAX_TAGS_PER_CONTACT),
                 name="contact_tags_at_most_20",
+            ),
+            # The profile limits of SPEC §3.3 hold for every writer, merges included.
+            models.CheckConstraint(
+                condition=LessThanOrEqual(
+                    Func(Cast("profile", models.TextField()), function="octet_length"),
+                    MAX_PROFILE_BYTES,
+                ),
+                name="contact_profile_at_most_15kb",
+            ),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(
+                    Func("profile", function=JSONB_KEY_COUNT_FUNCTION), MAX_PROFILE_KEYS
+                ),
+                name="contact_profile_at_most_256_keys",
             ),
         ]
         indexes = [

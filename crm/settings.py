@@ -95,6 +95,9 @@ def _database_url() -> str:
 STATEMENT_TIMEOUT_MS = int(os.environ.get("STATEMENT_TIMEOUT_MS", "15000"))
 
 DATABASES = {"default": dj_database_url.parse(_database_url(), conn_max_age=60)}
+# A socket directory given as ?host=/path becomes HOST, so dbshell and friends find it too.
+if DATABASES["default"].get("OPTIONS", {}).get("host"):
+    DATABASES["default"]["HOST"] = DATABASES["default"]["OPTIONS"].pop("host")
 DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
     f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"
 )

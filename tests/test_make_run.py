@@ -23,7 +23,7 @@ SMOKE_DB = "crm_smoke_run"
 
 def server_conninfo(dbname: str) -> str:
     db = settings.DATABASES["default"]
-    host = db["OPTIONS"].get("host") or db["HOST"] or "localhost"
+    host = db["HOST"] or "localhost"
     parts = {"dbname": dbname, "user": db["USER"], "host": host, "port": db["PORT"] or "5432"}
     if db["PASSWORD"]:
         parts["password"] = db["PASSWORD"]
@@ -32,7 +32,7 @@ def server_conninfo(dbname: str) -> str:
 
 def database_url(dbname: str) -> str:
     db = settings.DATABASES["default"]
-    host = db["OPTIONS"].get("host") or db["HOST"] or "localhost"
+    host = db["HOST"] or "localhost"
     auth = f"{db['USER']}:{db['PASSWORD'] or ''}"
     if host.startswith("/"):
         return f"postgresql://{auth}@/{dbname}?host={host}"

@@ -39,17 +39,54 @@ def test_many_contacts_without_member_id_coexist(channel: Channel) -> None:
 
 @pytest.mark.django_db
 def test_veil_id_is_unique_per_channel(channel: Channel, other_channel: Channel) -> None:
-    ContactFactory(channel=channel, veil_id="v-1", type=ContactType.ANONYMOUS)
-    ContactFactory(channel=other_channel, veil_id="v-1", type=ContactType.ANONYMOUS)
+    ContactFactory(channel=channel, veil_id="v-1")
+    ContactFactory(channel=other_channel, veil_id="v-1")
 
     with pytest.raises(IntegrityError), transaction.atomic():
-        ContactFactory(channel=channel, veil_id="v-1", type=ContactType.ANONYMOUS)
+        ContactFactory(channel=channel, veil_id="v-1")
 
 
 @pytest.mark.django_db
-def test_a_member_must_have_a_member_id(channel: Channel) -> None:
-    with pytest.raises(IntegrityError, match="contact_member_has_member_id"), transaction.atomic():
-        ContactFactory(channel=channel, type=ContactType.MEMBER, member_id=None)
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"member_id": "m-1", "profile": {"email": "a@b.example"}}, ContactType.MEMBER),
+        ({"profile": {"email": "a@b.example"}}, ContactType.LEAD),
+        ({"profile": {"mobileNumber": "+821012345678"}}, ContactType.LEAD),
+        ({"profile": {"landlineNumber": "+8225551234"}}, ContactType.LEAD),
+        ({"profile": {}, "has_chat": True}, ContactType.LEAD),
+        ({"profile": {"name": "Kim", "utmSource": "naver"}}, ContactType.ANONYMOUS),
+    ],
+)
+def test_the_type_is_derived_by_the_database(
+    channel: Channel, fields: dict[str, object], expected: str
+) -> None:
+    contact = Contact.objects.create(channel=channel, **fields)
+
+    assert Contact.objects.get(pk=contact.pk).type == expected
+
+
+@pytest.mark.django_db
+def test_the_name_follows_profile_name_on_every_write(channel: Channel) -> None:
+    contact = Contact.objects.create(channel=channel, profile={"name": "김민서"})
+    assert Contact.objects.get(pk=contact.pk).name == "김민서"
+
+    Contact.objects.filter(pk=contact.pk).update(profile={})
+
+    assert Contact.objects.get(pk=contact.pk).name == ""
+
+
+@pytest.mark.django_db
+def test_the_database_refuses_a_profile_over_the_limits(channel: Channel) -> None:
+    with (
+        pytest.raises(IntegrityError, match="contact_profile_at_most_256_keys"),
+        transaction.atomic(),
+    ):
+        Contact.objects.create(channel=channel, profile={f"k{n}": n for n in range(257)})
+    with pytest.raises(IntegrityError, match="contact_profile_at_most_15kb"), transaction.atomic():
+        Contact.objects.create(channel=channel, profile={"memo": "x" * 15400})
+
+    assert Contact.objects.create(channel=channel, profile={f"k{n}": n for n in range(256)}).pk
 
 
 @pytest.mark.django_db
