@@ -12,13 +12,12 @@ from django.db.models.functions import Cast, Coalesce
 from django.db.models.lookups import LessThanOrEqual
 
 from crm.models import Channel
+from profile_schema.validation import MAX_PROFILE_BYTES, MAX_PROFILE_KEYS
 
 MAX_TAGS_PER_CONTACT = 20
 MAX_TAGS_PER_CHANNEL = 1000
 TAG_MAX_LENGTH = 50
 EVENT_NAME_MAX_LENGTH = 30
-MAX_PROFILE_KEYS = 256
-MAX_PROFILE_BYTES = 15 * 1024
 # An immutable SQL function (created by migration 0001) so a CHECK can count a profile's keys.
 JSONB_KEY_COUNT_FUNCTION = "crm_jsonb_key_count"
 
@@ -176,7 +175,7 @@ class Contact(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name or self.member_id or f"{self.get_type_display()} #{self.pk}"
+        return self.name or self.member_id or f"{ContactType(self.type).label} #{self.pk}"
 
 
 class Tag(models.Model):
@@ -221,3 +220,23 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ContactActivity(models.Model):
+    """A month in which a contact's data changed: the ledger behind monthly active users."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    month = models.DateField(help_text="The first day of the month, in the channel's time zone.")
+
+    class Meta:
+        verbose_name_plural = "contact activity"
+        ordering = ["channel_id", "-month"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "month", "contact"], name="contact_activity_once_a_month"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} active in {self.month:%Y-%m}"

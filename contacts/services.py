@@ -49,12 +49,12 @@ def tags_clean(tags: Iterable[object]) -> list[str]:
 def tag_catalogue_ensure(*, channel: Channel, tags: Iterable[str]) -> None:
     """Add TAGS to the channel's catalogue; refused when it would pass 1,000 distinct tags."""
     wanted = set(tags)
-    if not wanted:
+    if not wanted or not _tags_missing(channel, wanted):
         return
-    # The channel row lock serialises catalogue growth so the limit holds under concurrency.
+    # The channel row lock serialises catalogue growth so the limit holds under concurrency;
+    # writes with known tags (the common case) never take it.
     Channel.objects.select_for_update().filter(pk=channel.pk).first()
-    known = set(Tag.objects.filter(channel=channel, name__in=wanted).values_list("name", flat=True))
-    missing = wanted - known
+    missing = _tags_missing(channel, wanted)
     if not missing:
         return
     if Tag.objects.filter(channel=channel).count() + len(missing) > MAX_TAGS_PER_CHANNEL:
@@ -67,6 +67,11 @@ def tag_catalogue_ensure(*, channel: Channel, tags: Iterable[str]) -> None:
     Tag.objects.bulk_create(
         [Tag(channel=channel, name=name) for name in sorted(missing)], ignore_conflicts=True
     )
+
+
+def _tags_missing(channel: Channel, wanted: set[str]) -> set[str]:
+    known = Tag.objects.filter(channel=channel, name__in=wanted).values_list("name", flat=True)
+    return wanted - set(known)
 
 
 @transaction.atomic

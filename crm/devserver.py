@@ -32,6 +32,7 @@ def banner(port: int) -> str:
   Desk       {base}/desk/
   Admin      {base}/admin/
   API docs   {base}/open/v5/docs/   (schema: {base}/open/v5/schema/)
+  SDK demo   {base}/sdk/demo/       (the website snippet: {base}/sdk/v1/boot.js)
 
   Demo logins (desk and admin):
 {logins}

@@ -166,3 +166,20 @@ class ApiCredential(models.Model):
     def clean(self) -> None:
         if self.role_id and self.channel_id and self.role.channel_id != self.channel_id:
             raise ValidationError({"role": "The role must belong to the same channel."})
+
+
+class RateLimitWindow(models.Model):
+    """Hits of one rate-limit bucket in one fixed window (UNLOGGED: losing it is harmless)."""
+
+    bucket = models.CharField(max_length=200)
+    window_start = models.DateTimeField()
+    hits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["bucket", "window_start"], name="ratelimit_window")
+        ]
+        indexes = [models.Index(fields=["window_start"], name="ratelimit_window_start_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.bucket} @ {self.window_start}: {self.hits}"

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "corsheaders",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -52,6 +53,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -150,7 +152,28 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "crm.api.api_exception_handler",
 }
+
+# Websites on any origin call /sdk/v1 (no cookies: the session token travels in a header).
+CORS_URLS_REGEX = r"^/sdk/v1/.*$"
+CORS_ALLOW_ALL_ORIGINS = True
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = ["content-type", "x-session-token"]
+CORS_EXPOSE_HEADERS = [
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+    "retry-after",
+]
+
+# /sdk/v1 rate limits, "hits/seconds": per plugin key and per client address.
+SDK_RATE_LIMIT_PER_KEY = os.environ.get("SDK_RATE_LIMIT_PER_KEY", "6000/60")
+SDK_RATE_LIMIT_PER_ADDRESS = os.environ.get("SDK_RATE_LIMIT_PER_ADDRESS", "600/60")
+# How many proxies in front of the server append to X-Forwarded-For (0: use REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+CHECKOUT_EVENT_NAME = os.environ.get("CHECKOUT_EVENT_NAME", "CheckoutComplete")
+GEOIP_PATH = os.environ.get("GEOIP_PATH") or None
 SPECTACULAR_SETTINGS = {
     "TITLE": "Contacts CRM API",
     "DESCRIPTION": "The REST API (/open/v5) and the website SDK (/sdk/v1) of the contacts CRM.",

@@ -6,6 +6,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from contacts.sdk import views as sdk_views
 from crm import views
 
 desk_patterns = (
@@ -27,6 +28,9 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="desk:home", permanent=False)),
     path("desk/", include(desk_patterns)),
     path("admin/", admin.site.urls),
+    path("sdk/v1/boot.js", sdk_views.boot_script, name="sdk-boot-js"),
+    path("sdk/v1/", include("contacts.sdk.urls")),
+    path("sdk/demo/", sdk_views.sdk_demo, name="sdk-demo"),
     path("open/v5/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("open/v5/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz", views.healthz, name="healthz"),

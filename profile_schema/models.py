@@ -42,7 +42,20 @@ class ProfileField(models.Model):
     class Meta:
         ordering = ["channel_id", "order", "key"]
         constraints = [
-            models.UniqueConstraint(fields=["channel", "key"], name="profile_field_key_per_channel")
+            models.UniqueConstraint(
+                fields=["channel", "key"], name="profile_field_key_per_channel"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(type__in=FieldType.values), name="profile_field_type_known"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(masking__in=Masking.values), name="profile_field_masking_known"
+            ),
+            # Partial masking keeps parts of phone numbers and emails: String fields only.
+            models.CheckConstraint(
+                condition=models.Q(masking=Masking.FULL) | models.Q(type=FieldType.STRING),
+                name="profile_field_partial_masking_string",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,236 @@
+"""Atomic contact writes: one SQL statement that merges a change into the stored row.
+
+ARCHITECTURE rule 3: never read-modify-write. A change is turned into one expression per
+column, computed from the row as stored at write time (`c`), so concurrent writers merge
+instead of overwriting each other. The same expressions serve the upsert of a boot (INSERT …
+ON CONFLICT DO UPDATE) and the update of a known contact; the update is skipped when nothing
+would change, so a repeated boot writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, connection
+
+from contacts.models import MAX_TAGS_PER_CONTACT
+from crm.errors import InvalidInput, Problem
+from profile_schema.validation import MAX_PROFILE_BYTES, MAX_PROFILE_KEYS
+
+SESSION_IDLE = timedelta(minutes=30)
+# lastSeenAt is kept to this resolution, so boots in quick succession write nothing new.
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
+PLATFORMS = ("web", "mobile")
+CONSTRAINT_PROBLEMS = {
+    "contact_tags_at_most_20": Problem(
+        "tags", "too_many_tags", f"A contact has at most {MAX_TAGS_PER_CONTACT} tags."
+    ),
+    "contact_profile_at_most_256_keys": Problem(
+        "profile", "too_many_keys", f"A profile holds at most {MAX_PROFILE_KEYS} keys."
+    ),
+    "contact_profile_at_most_15kb": Problem(
+        "profile", "too_large", f"A profile is at most {MAX_PROFILE_BYTES} bytes as JSON."
+    ),
+}
+
+
+@dataclass
+class ContactChange:
+    """What one write does to a contact; every value already validated and normalised."""
+
+    now: datetime
+    profile_set: dict[str, Any] = field(default_factory=dict)
+    profile_once: dict[str, Any] = field(default_factory=dict)
+    profile_remove: list[str] = field(default_factory=list)
+    tags_add: list[str] = field(default_factory=list)
+    tags_remove: list[str] = field(default_factory=list)
+    tags_replace: list[str] | None = None
+    language: str | None = None
+    # SDK writes may only turn opt-outs on; managers and API clients set them either way.
+    unsubscribe_email: bool | None = None
+    unsubscribe_texting: bool | None = None
+    unsubscribe_only_on: bool = False
+    columns: dict[str, Any] = field(default_factory=dict)
+    visit: str | None = None  # "web" or "mobile": count a visit now
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "now": self.now,
+            "idle_before": self.now - SESSION_IDLE,
+            "seen_before": self.now - LAST_SEEN_RESOLUTION,
+            "p_set": json.dumps(self.profile_set, ensure_ascii=False),
+            "p_once": json.dumps(self.profile_once, ensure_ascii=False),
+            "p_remove": list(self.profile_remove),
+            "t_add": list(self.tags_add),
+            "t_remove": list(self.tags_remove),
+            "t_replace": self.tags_replace,
+            "language": self.language or "",
+            "u_email": self.unsubscribe_email,
+            "u_texting": self.unsubscribe_texting,
+            **{f"col_{name}": value for name, value in self.columns.items()},
+        }
+
+
+def _profile_expr() -> str:
+    return "(((%(p_once)s::jsonb || c.profile) || %(p_set)s::jsonb) - %(p_remove)s::text[])"
+
+
+def _tags_expr(change: ContactChange) -> str | None:
+    if change.tags_replace is not None:
+        return "%(t_replace)s::varchar[]"
+    if not (change.tags_add or change.tags_remove):
+        return None
+    return (
+        "ARRAY(SELECT t FROM unnest(c.tags || ARRAY(SELECT a FROM unnest(%(t_add)s::varchar[])"
+        " AS a WHERE a <> ALL(c.tags))) WITH ORDINALITY AS x(t, n)"
+        " WHERE t <> ALL(%(t_remove)s::varchar[]) ORDER BY n)"
+    )
+
+
+def _unsubscribe_expr(change: ContactChange, column: str, param: str) -> str | None:
+    if getattr(change, column) is None:
+        return None
+    if change.unsubscribe_only_on:
+        return f"(c.{column} OR %({param})s)"
+    return f"%({param})s"
+
+
+def data_expressions(change: ContactChange) -> dict[str, str]:
+    """Column -> SQL expression over the stored row `c`, for the data the change carries."""
+    exprs = {"profile": _profile_expr()}
+    tags = _tags_expr(change)
+    if tags:
+        exprs["tags"] = tags
+    if change.language:
+        exprs["language"] = "CASE WHEN c.language = '' THEN %(language)s ELSE c.language END"
+    for column, param in (("unsubscribe_email", "u_email"), ("unsubscribe_texting", "u_texting")):
+        expr = _unsubscribe_expr(change, column, param)
+        if expr:
+            exprs[column] = expr
+    for name in change.columns:
+        exprs[name] = f"%(col_{name})s"
+    return exprs
+
+
+def visit_expressions(platform: str) -> dict[str, str]:
+    """Column -> SQL expression counting a visit on PLATFORM now (30 idle minutes: new session)."""
+    new_session = (
+        f"(CASE WHEN c.{platform}_last_seen_at IS NULL"
+        f" OR c.{platform}_last_seen_at < %(idle_before)s THEN 1 ELSE 0 END)"
+    )
+    return {
+        "sessions_count": f"c.sessions_count + {new_session}",
+        f"{platform}_sessions_count": f"c.{platform}_sessions_count + {new_session}",
+        f"{platform}_last_seen_at": "%(now)s",
+        "last_seen_at": "%(now)s",
+    }
+
+
+def update_sql(change: ContactChange) -> tuple[str, str]:
+    """(SET list, WHERE condition that is true only when the row would change)."""
+    data = data_expressions(change)
+    assignments = dict(data)
+    changed = (
+        f"({', '.join(f'c.{column}' for column in data)})"
+        f" IS DISTINCT FROM ({', '.join(data.values())})"
+    )
+    if change.visit in PLATFORMS:
+        assignments.update(visit_expressions(change.visit))
+        changed = f"({changed} OR c.last_seen_at IS NULL OR c.last_seen_at < %(seen_before)s)"
+    assignments["updated_at"] = "%(now)s"
+    set_list = ", ".join(f"{column} = {expr}" for column, expr in assignments.items())
+    return set_list, changed
+
+
+def execute(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Run SQL; a database limit (tags, profile size) becomes a refusal naming it."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return list(cursor.fetchall()) if cursor.description else []
+    except IntegrityError as error:
+        constraint = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
+        if constraint in CONSTRAINT_PROBLEMS:
+            raise InvalidInput([CONSTRAINT_PROBLEMS[constraint]]) from error
+        raise
+
+
+def contact_update_atomic(*, channel_id: int, contact_id: int, change: ContactChange) -> bool:
+    """Merge CHANGE into one stored contact in a single statement; False when nothing changed."""
+    set_list, changed = update_sql(change)
+    sql = (
+        f"UPDATE contacts_contact AS c SET {set_list}"  # noqa: S608 - composed from constants
+        " WHERE c.id = %(contact_id)s AND c.channel_id = %(channel_id)s AND "
+        + changed
+        + " RETURNING c.id"
+    )
+    params = {**change.params(), "contact_id": contact_id, "channel_id": channel_id}
+    return bool(execute(sql, params))
+
+
+def _new_row(change: ContactChange) -> dict[str, Any]:
+    """The columns of a contact created by CHANGE, every NOT NULL column filled."""
+    from contacts.models import Contact
+
+    row: dict[str, Any] = {}
+    for model_field in Contact._meta.concrete_fields:
+        if model_field.primary_key or model_field.generated:
+            continue
+        if model_field.has_default() or not model_field.null:
+            row[model_field.column] = model_field.get_default()
+    profile = {**change.profile_once, **change.profile_set}
+    for key in change.profile_remove:
+        profile.pop(key, None)
+    tags = change.tags_replace if change.tags_replace is not None else change.tags_add
+    row.update(
+        profile=json.dumps(profile, ensure_ascii=False),
+        tags=[t for t in tags if t not in change.tags_remove],
+        language=change.language or "",
+        unsubscribe_email=bool(change.unsubscribe_email),
+        unsubscribe_texting=bool(change.unsubscribe_texting),
+        created_at=change.now,
+        updated_at=change.now,
+        **change.columns,
+    )
+    if change.visit in PLATFORMS:
+        row.update(
+            sessions_count=1,
+            last_seen_at=change.now,
+            **{f"{change.visit}_sessions_count": 1, f"{change.visit}_last_seen_at": change.now},
+        )
+    return row
+
+
+def contact_upsert_atomic(
+    *, channel_id: int, identity: str, value: str, change: ContactChange
+) -> tuple[int, bool, bool]:
+    """Create the contact whose IDENTITY (member_id or veil_id) is VALUE, or merge CHANGE into it.
+
+    One statement, safe under any number of concurrent callers; returns (id, created, written).
+    """
+    assert identity in ("member_id", "veil_id")
+    row = {**_new_row(change), "channel_id": channel_id, identity: value}
+    columns = ", ".join(row)
+    values = ", ".join(
+        f"%(new_{column})s::jsonb" if column == "profile" else f"%(new_{column})s" for column in row
+    )
+    set_list, changed = update_sql(change)
+    sql = (
+        f"INSERT INTO contacts_contact AS c ({columns}) VALUES ({values})"  # noqa: S608
+        f" ON CONFLICT (channel_id, {identity}) WHERE {identity} IS NOT NULL"
+        f" DO UPDATE SET {set_list} WHERE {changed}"
+        " RETURNING c.id, (c.xmax = 0) AS created"
+    )
+    params = {**change.params(), **{f"new_{column}": v for column, v in row.items()}}
+    returned = execute(sql, params)
+    if returned:
+        return int(returned[0][0]), bool(returned[0][1]), True
+    found = execute(
+        f"SELECT id FROM contacts_contact WHERE channel_id = %(channel_id)s"  # noqa: S608
+        f" AND {identity} = %(value)s",
+        {"channel_id": channel_id, "value": value},
+    )
+    return int(found[0][0]), False, False

@@ -1,0 +1,123 @@
+"""Recording events (track): name and typed properties, and the checkout time they imply."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import BigIntegerField, Func, JSONField, Value
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, Greatest
+
+from contacts.activity import activity_record
+from contacts.models import EVENT_NAME_MAX_LENGTH, Contact, Event
+from crm.errors import InvalidInput, Problem
+
+STRING_PROPERTY_MAX_BYTES = 512
+NESTED_PAYLOAD_MAX_BYTES = 4 * 1024
+CHECKOUT_KEY = "lastCheckoutCompletedAt"
+
+
+def checkout_event_name() -> str:
+    """The event that marks a completed order (settings.CHECKOUT_EVENT_NAME)."""
+    return str(getattr(settings, "CHECKOUT_EVENT_NAME", "CheckoutComplete"))
+
+
+def event_problems(name: Any, properties: Any) -> list[Problem]:
+    """Every problem with an event: its name, each property, the nested payload's size."""
+    problems: list[Problem] = []
+    if not isinstance(name, str) or not name.strip():
+        problems.append(Problem("name", "required", "An event needs a name (a non-empty string)."))
+    elif len(name) > EVENT_NAME_MAX_LENGTH:
+        problems.append(
+            Problem(
+                "name",
+                "too_long",
+                f"An event name has at most {EVENT_NAME_MAX_LENGTH} characters; got {len(name)}.",
+            )
+        )
+    if not isinstance(properties, Mapping):
+        problems.append(Problem("property", "invalid_type", "property must be an object."))
+        return problems
+    nested = False
+    for key, value in properties.items():
+        if isinstance(value, str) and len(value.encode()) > STRING_PROPERTY_MAX_BYTES:
+            problems.append(
+                Problem(
+                    f"property.{key}",
+                    "too_long",
+                    f"property.{key} is {len(value.encode())} bytes; a string property has at "
+                    f"most {STRING_PROPERTY_MAX_BYTES} bytes (UTF-8).",
+                )
+            )
+        nested = nested or isinstance(value, list | dict)
+    size = len(json.dumps(properties, ensure_ascii=False, separators=(",", ":")).encode())
+    if nested and size > NESTED_PAYLOAD_MAX_BYTES:
+        problems.append(
+            Problem(
+                "property",
+                "too_large",
+                f"Properties with lists or objects are at most {NESTED_PAYLOAD_MAX_BYTES} bytes "
+                f"as JSON; got {size}.",
+            )
+        )
+    return problems
+
+
+def _checkout_time_record(contact: Contact, at: datetime) -> None:
+    """profile.lastCheckoutCompletedAt = the later of the stored value and AT, in one statement."""
+    moment = int(at.timestamp() * 1000)
+    stored = Cast(KT(f"profile__{CHECKOUT_KEY}"), BigIntegerField())
+    later = Greatest(Func(stored, Value(0), function="COALESCE"), Value(moment))
+    Contact.objects.filter(pk=contact.pk).update(
+        profile=Func(
+            "profile",
+            Value(f"{{{CHECKOUT_KEY}}}"),
+            Func(later, function="to_jsonb", output_field=JSONField()),
+            function="jsonb_set",
+            output_field=JSONField(),
+        ),
+        updated_at=at,
+    )
+
+
+def contact_event_track(*, contact: Contact, name: Any, properties: Any, at: datetime) -> Event:
+    """Record an event of CONTACT; a checkout event also updates the last checkout time."""
+    properties = {} if properties is None else properties
+    problems = event_problems(name, properties)
+    if problems:
+        raise InvalidInput(problems)
+    with transaction.atomic():
+        event = Event.objects.create(
+            channel_id=contact.channel_id,
+            contact=contact,
+            name=name.strip(),
+            properties=dict(properties),
+            created_at=at,
+        )
+        if event.name == checkout_event_name() and _checkout_field_defined(contact):
+            _checkout_time_record(contact, at)
+            activity_record(channel=contact.channel, contact_id=contact.pk, moment=at)
+    return event
+
+
+def _checkout_field_defined(contact: Contact) -> bool:
+    from profile_schema.models import ProfileField
+
+    return ProfileField.objects.filter(
+        channel_id=contact.channel_id, key=f"profile.{CHECKOUT_KEY}"
+    ).exists()
+
+
+def event_object(event: Event) -> dict[str, Any]:
+    """An event as API.md shows it."""
+    return {
+        "id": str(event.pk),
+        "name": event.name,
+        "property": event.properties,
+        "createdAt": int(event.created_at.timestamp() * 1000),
+    }

@@ -1,0 +1,178 @@
+"""/sdk/v1: boot, updateUser, track and tags for websites and apps (API.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from contacts import events, ingest
+from contacts.models import Contact
+from contacts.representation import user_object
+from contacts.sdk import serializers as s
+from contacts.sdk.context import visit_context
+from crm.errors import AuthenticationFailed, RateLimited
+from crm.models import Channel
+from crm.ratelimit import RateDecision, limit_parse, rate_limit_hit
+
+SESSION_HEADER = OpenApiParameter(
+    "x-session-token",
+    str,
+    OpenApiParameter.HEADER,
+    required=True,
+    description="The sessionToken a boot returned.",
+)
+
+
+def client_address(request: Request) -> str:
+    """The client's address, trusting X-Forwarded-For only as far as the configured proxies."""
+    proxies = settings.TRUSTED_PROXY_COUNT
+    forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    if proxies and len([a for a in forwarded if a]) >= proxies:
+        return forwarded[-proxies]
+    return str(request.META.get("REMOTE_ADDR", ""))
+
+
+class SdkView(APIView):
+    """Authenticated by the plugin key or a session token, never by manager credentials."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    rate: RateDecision | None = None
+
+    def rate_limit(self, request: Request, channel: Channel | None) -> None:
+        limits = [
+            limit_parse(f"sdk:addr:{client_address(request)}", settings.SDK_RATE_LIMIT_PER_ADDRESS)
+        ]
+        if channel is not None:
+            limits.insert(0, limit_parse(f"sdk:key:{channel.pk}", settings.SDK_RATE_LIMIT_PER_KEY))
+        self.rate = rate_limit_hit(limits)
+        if not self.rate.allowed:
+            raise RateLimited(self.rate.retry_after)
+
+    def session_contact(self, request: Request) -> Contact:
+        try:
+            contact = ingest.session_contact(request.headers.get("x-session-token"))
+        except AuthenticationFailed:
+            self.rate_limit(request, None)
+            raise
+        self.rate_limit(request, contact.channel)
+        return contact
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        if self.rate is not None:
+            response["x-ratelimit-limit"] = str(self.rate.limit)
+            response["x-ratelimit-remaining"] = str(self.rate.remaining)
+            response["x-ratelimit-reset"] = str(self.rate.reset)
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+class BootView(SdkView):
+    @extend_schema(
+        request=s.BootRequestSerializer,
+        responses={200: s.BootResponseSerializer},
+        operation_id="sdk_boot",
+        tags=["sdk"],
+    )
+    def post(self, request: Request) -> Response:
+        """Identify the visitor and count the visit; returns the user and a session token."""
+        body = s.BootRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        channel = Channel.objects.filter(plugin_key=data["pluginKey"]).first()
+        self.rate_limit(request, channel)
+        if channel is None:
+            raise AuthenticationFailed("Unknown pluginKey.")
+        boot = ingest.BootInput(
+            member_id=data.get("memberId") or None,
+            member_hash=data.get("memberHash") or None,
+            veil_id=data.get("veilId") or None,
+            profile=data.get("profile"),
+            profile_once=data.get("profileOnce"),
+            language=data.get("language"),
+            unsubscribe_email=data.get("unsubscribeEmail"),
+            unsubscribe_texting=data.get("unsubscribeTexting"),
+            tags=data.get("tags"),
+        )
+        visit = visit_context(
+            page=data.get("page", {}),
+            device=data.get("device", {}),
+            address=client_address(request),
+        )
+        result = ingest.contact_boot(channel=channel, boot=boot, visit=visit)
+        return Response(
+            {
+                "user": user_object(result.contact),
+                "veilId": result.veil_id,
+                "sessionToken": result.session_token,
+            }
+        )
+
+
+class UserView(SdkView):
+    @extend_schema(
+        request=s.ProfileWriteSerializer,
+        responses={200: s.UserResponseSerializer},
+        parameters=[SESSION_HEADER],
+        operation_id="sdk_update_user",
+        tags=["sdk"],
+    )
+    def post(self, request: Request) -> Response:
+        """updateUser: profile, profileOnce, tags (replaced), language, opt-outs."""
+        contact = self.session_contact(request)
+        body = s.ProfileWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        contact = ingest.contact_sdk_update(contact=contact, data=body.validated_data)
+        return Response({"user": user_object(contact)})
+
+
+class EventsView(SdkView):
+    @extend_schema(
+        request=s.EventRequestSerializer,
+        responses={200: s.EventResponseSerializer},
+        parameters=[SESSION_HEADER],
+        operation_id="sdk_track",
+        tags=["sdk"],
+    )
+    def post(self, request: Request) -> Response:
+        """track: record an event of the session's contact."""
+        contact = self.session_contact(request)
+        body = s.EventRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        event = events.contact_event_track(
+            contact=contact,
+            name=body.validated_data["name"],
+            properties=body.validated_data.get("property"),
+            at=timezone.now(),
+        )
+        contact.refresh_from_db()
+        return Response({"event": events.event_object(event), "user": user_object(contact)})
+
+
+class TagsView(SdkView):
+    @extend_schema(
+        request=s.TagsRequestSerializer,
+        responses={200: s.UserResponseSerializer},
+        parameters=[SESSION_HEADER],
+        operation_id="sdk_tags",
+        tags=["sdk"],
+    )
+    def post(self, request: Request) -> Response:
+        """addTags / removeTags."""
+        contact = self.session_contact(request)
+        body = s.TagsRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        contact = ingest.contact_sdk_tags(
+            contact=contact,
+            add=body.validated_data.get("add", []),
+            remove=body.validated_data.get("remove", []),
+        )
+        return Response({"user": user_object(contact)})

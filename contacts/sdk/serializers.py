@@ -1,0 +1,72 @@
+"""Request shapes of /sdk/v1 (API.md): checked here, values then go through the services."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+
+class PageSerializer(serializers.Serializer):
+    url = serializers.CharField(max_length=4096, required=False, allow_blank=True)
+    referrer = serializers.CharField(max_length=4096, required=False, allow_blank=True)
+    title = serializers.CharField(max_length=1000, required=False, allow_blank=True)
+
+
+class DeviceSerializer(serializers.Serializer):
+    platform = serializers.ChoiceField(choices=["web", "mobile"], default="web")
+    userAgent = serializers.CharField(max_length=1000, required=False, allow_blank=True)
+    appName = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    appVersion = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    os = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    osName = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    device = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    hasPushToken = serializers.BooleanField(required=False)
+
+
+class ProfileWriteSerializer(serializers.Serializer):
+    """The fields updateUser and boot share."""
+
+    profile = serializers.DictField(required=False, allow_empty=True)
+    profileOnce = serializers.DictField(required=False, allow_empty=True)
+    language = serializers.CharField(max_length=16, required=False, allow_blank=True)
+    unsubscribeEmail = serializers.BooleanField(required=False)
+    unsubscribeTexting = serializers.BooleanField(required=False)
+    tags = serializers.ListField(child=serializers.JSONField(), required=False, max_length=100)
+
+
+class BootRequestSerializer(ProfileWriteSerializer):
+    pluginKey = serializers.CharField(max_length=64)
+    memberId = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    memberHash = serializers.CharField(max_length=128, required=False, allow_blank=True)
+    veilId = serializers.RegexField(
+        r"^[A-Za-z0-9_-]{8,64}$",
+        required=False,
+        allow_blank=True,
+        error_messages={"invalid": "veilId is 8 to 64 letters, digits, '-' or '_'."},
+    )
+    page = PageSerializer(required=False)
+    device = DeviceSerializer(required=False)
+
+
+class EventRequestSerializer(serializers.Serializer):
+    name = serializers.JSONField()
+    property = serializers.JSONField(required=False)
+
+
+class TagsRequestSerializer(serializers.Serializer):
+    add = serializers.ListField(child=serializers.JSONField(), required=False, max_length=100)
+    remove = serializers.ListField(child=serializers.JSONField(), required=False, max_length=100)
+
+
+class UserResponseSerializer(serializers.Serializer):
+    """Documents the user object (API.md) in the OpenAPI schema."""
+
+    user = serializers.DictField()
+
+
+class BootResponseSerializer(UserResponseSerializer):
+    veilId = serializers.CharField(allow_null=True)
+    sessionToken = serializers.CharField()
+
+
+class EventResponseSerializer(serializers.Serializer):
+    event = serializers.DictField()

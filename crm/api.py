@@ -1,0 +1,94 @@
+"""API plumbing shared by /open/v5 and /sdk/v1: one error shape everywhere (API.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions
+from rest_framework.response import Response
+
+from crm.errors import AuthenticationFailed, InvalidInput, Problem, RateLimited
+
+STATUS_TYPES = {
+    400: "validation_error",
+    401: "authentication_failed",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def error_response(
+    status_code: int, message: str, problems: list[Problem] | None = None, **extra: Any
+) -> Response:
+    """The error body of API.md: type, a sentence, and every problem found."""
+    body = {
+        "type": extra.pop("type", STATUS_TYPES.get(status_code, "error")),
+        "message": message,
+        "errors": [{"key": p.key, "code": p.code, "message": p.message} for p in problems or []],
+    }
+    return Response(body, status=status_code, **extra)
+
+
+def _flatten(detail: Any, prefix: str = "") -> Iterator[Problem]:
+    """DRF's nested error details as problems keyed by path ("page.url", "tags.2")."""
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = "" if key == "non_field_errors" else str(key)
+            yield from _flatten(value, f"{prefix}.{name}" if prefix and name else prefix or name)
+    elif isinstance(detail, list):
+        if all(isinstance(item, exceptions.ErrorDetail) for item in detail):
+            for item in detail:
+                yield Problem(prefix or "body", item.code or "invalid", _sentence(prefix, item))
+        else:
+            for index, item in enumerate(detail):
+                yield from _flatten(item, f"{prefix}.{index}" if prefix else str(index))
+    else:
+        yield Problem(
+            prefix or "body", getattr(detail, "code", "invalid"), _sentence(prefix, detail)
+        )
+
+
+def _sentence(key: str, detail: Any) -> str:
+    text = str(detail)
+    return f"{key}: {text}" if key else text
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Turn every refusal into the API error shape; anything else stays a 500."""
+    if isinstance(exc, exceptions.APIException):
+        return _drf_refusal(exc)
+    return _refusal(exc)
+
+
+def _refusal(exc: Exception) -> Response | None:
+    if isinstance(exc, InvalidInput):
+        return error_response(400, exc.message, exc.problems)
+    if isinstance(exc, AuthenticationFailed):
+        return error_response(401, exc.message)
+    if isinstance(exc, RateLimited):
+        return error_response(429, str(exc), headers={"Retry-After": str(exc.retry_after)})
+    if isinstance(exc, Http404):
+        return error_response(404, "Not found.")
+    if isinstance(exc, DjangoPermissionDenied):
+        return error_response(403, str(exc) or "You do not have permission to do this.")
+    return None
+
+
+def _drf_refusal(exc: exceptions.APIException) -> Response:
+    if isinstance(exc, exceptions.ValidationError):
+        problems = list(_flatten(exc.detail))
+        return error_response(400, "; ".join(p.message for p in problems), problems)
+    if isinstance(exc, exceptions.ParseError):
+        problem = Problem("body", "parse_error", f"The body is not valid JSON: {exc.detail}")
+        return error_response(400, problem.message, [problem])
+    if isinstance(exc, exceptions.Throttled):
+        wait = getattr(exc, "wait", None) or 1
+        return error_response(429, str(exc.detail), headers={"Retry-After": str(int(wait))})
+    return error_response(exc.status_code, str(exc.detail))

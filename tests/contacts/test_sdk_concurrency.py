@@ -1,0 +1,93 @@
+"""Concurrent writes to one contact lose nothing (ARCHITECTURE rule 3), through real requests."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import pytest
+from django.db import connection
+
+from contacts.models import Contact
+from crm import services
+from profile_schema.services import profile_field_create
+from tests.contacts.sdk_client import Sdk
+
+
+def run_together(count: int, work: Callable[[int], object]) -> list[object]:
+    """Start COUNT threads at one barrier, each with its own database connection."""
+    barrier = threading.Barrier(count)
+    results: list[object] = [None] * count
+
+    def target(n: int) -> None:
+        try:
+            barrier.wait()
+            results[n] = work(n)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=target, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_simultaneous_boots_of_a_new_member_create_one_contact() -> None:
+    channel = services.channel_create(name="Race")
+
+    statuses = run_together(
+        20,
+        lambda n: (
+            Sdk(channel.plugin_key, address=f"10.0.0.{n}")
+            .boot(memberId="m-race", profile={"name": "Kim"}, tags=["vip"])
+            .status_code
+        ),
+    )
+
+    assert statuses == [200] * 20
+    contacts = Contact.objects.filter(channel=channel)
+    assert contacts.count() == 1
+    assert (contacts.get().member_id, contacts.get().tags) == ("m-race", ["vip"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_eight_writers_adding_25_keys_each_keep_all_200() -> None:
+    channel = services.channel_create(name="Race")
+    for n in range(200):
+        profile_field_create(channel=channel, key=f"attr{n}", name=f"Attribute {n}", type="number")
+    sdk = Sdk(channel.plugin_key)
+    assert sdk.boot(memberId="m-1").status_code == 200
+
+    def add_keys(writer: int) -> int:
+        keys = {f"attr{writer * 25 + i}": writer for i in range(25)}
+        return int(sdk.call("user", {"profile": keys}).status_code)
+
+    statuses = run_together(8, add_keys)
+
+    assert statuses == [200] * 8
+    profile = Contact.objects.get(channel=channel, member_id="m-1").profile
+    assert len(profile) == 200
+    assert all(profile[f"attr{w * 25 + i}"] == w for w in range(8) for i in range(25))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_boots_keep_the_first_touch_and_count_every_tag() -> None:
+    channel = services.channel_create(name="Race")
+
+    run_together(
+        8,
+        lambda n: Sdk(channel.plugin_key).boot(
+            memberId="m-1",
+            tags=[f"t{n}"],
+            page={"url": f"https://shop.example/?utm_source=s{n}"},
+        ),
+    )
+
+    contact = Contact.objects.get(channel=channel, member_id="m-1")
+    assert sorted(contact.tags) == [f"t{n}" for n in range(8)]
+    first = contact.profile["utmSource"]
+    assert first in {f"s{n}" for n in range(8)}
+    assert contact.profile["lastUtmSource"] in {f"s{n}" for n in range(8)}
