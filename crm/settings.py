@@ -170,6 +170,8 @@ CORS_EXPOSE_HEADERS = [
 # /sdk/v1 rate limits, "hits/seconds": per plugin key and per client address.
 SDK_RATE_LIMIT_PER_KEY = os.environ.get("SDK_RATE_LIMIT_PER_KEY", "6000/60")
 SDK_RATE_LIMIT_PER_ADDRESS = os.environ.get("SDK_RATE_LIMIT_PER_ADDRESS", "600/60")
+# /open/v5 rate limit per API credential or manager, "hits/seconds".
+API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "1200/60")
 # How many proxies in front of the server append to X-Forwarded-For (0: use REMOTE_ADDR).
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 CHECKOUT_EVENT_NAME = os.environ.get("CHECKOUT_EVENT_NAME", "CheckoutComplete")

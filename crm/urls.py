@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -24,6 +24,11 @@ desk_patterns = (
     "desk",
 )
 
+# /open/v5: each app's endpoints (API.md), one include per module.
+open_v5_patterns: list[URLPattern | URLResolver] = [
+    # open/v5 includes
+]
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="desk:home", permanent=False)),
     path("desk/", include(desk_patterns)),
@@ -31,6 +36,7 @@ urlpatterns = [
     path("sdk/v1/boot.js", sdk_views.boot_script, name="sdk-boot-js"),
     path("sdk/v1/", include("contacts.sdk.urls")),
     path("sdk/demo/", sdk_views.sdk_demo, name="sdk-demo"),
+    path("open/v5/", include(open_v5_patterns)),
     path("open/v5/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("open/v5/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz", views.healthz, name="healthz"),
