@@ -8,7 +8,7 @@ from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models import Case, F, Func, Q, Value, When
 from django.db.models.fields.json import KT
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Cast, Coalesce, Upper
 from django.db.models.lookups import LessThanOrEqual
 
 from crm.models import Channel
@@ -155,7 +155,8 @@ class Contact(models.Model):
             ),
             models.Index(fields=["channel", "-updated_at", "-id"], name="contact_updated_idx"),
             models.Index(fields=["channel", "-created_at", "-id"], name="contact_created_idx"),
-            models.Index(fields=["channel", "name", "-id"], name="contact_name_idx"),
+            models.Index(fields=["channel", "name", "id"], name="contact_name_sort_idx"),
+            models.Index(fields=["channel", "sessions_count", "id"], name="contact_sessions_idx"),
             models.Index(
                 fields=["channel", "-blocked_at"],
                 condition=models.Q(blocked=True),
@@ -172,6 +173,20 @@ class Contact(models.Model):
                 "channel", OpClass("profile", name="jsonb_path_ops"), name="contact_profile_gin"
             ),
             GinIndex("channel", "tags", name="contact_tags_gin"),
+            # Quick search (contacts.filtering.search): substrings of name, email, phone.
+            GinIndex(
+                "channel", OpClass(Upper("name"), name="gin_trgm_ops"), name="contact_name_trgm"
+            ),
+            GinIndex(
+                "channel",
+                OpClass(Upper(KT("profile__email")), name="gin_trgm_ops"),
+                name="contact_email_trgm",
+            ),
+            GinIndex(
+                "channel",
+                OpClass(KT("profile__mobileNumber"), name="gin_trgm_ops"),
+                name="contact_mobile_trgm",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -240,3 +255,25 @@ class ContactActivity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contact_id} active in {self.month:%Y-%m}"
+
+
+class Segment(models.Model):
+    """A saved filter of a channel, usable wherever a filter is (lists, exports, audiences)."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="segments")
+    name = models.CharField(max_length=100)
+    filter = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["channel_id", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "name"], name="segment_name_per_channel")
+        ]
+
+    def __str__(self) -> str:
+        return self.name

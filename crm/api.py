@@ -10,7 +10,7 @@ from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
 
-from crm.errors import AuthenticationFailed, InvalidInput, Problem, RateLimited
+from crm.errors import AuthenticationFailed, Conflict, InvalidInput, Problem, RateLimited
 
 STATUS_TYPES = {
     400: "validation_error",
@@ -70,6 +70,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
 def _refusal(exc: Exception) -> Response | None:
     if isinstance(exc, InvalidInput):
         return error_response(400, exc.message, exc.problems)
+    if isinstance(exc, Conflict):
+        return error_response(409, exc.message, exc.problems)
     if isinstance(exc, AuthenticationFailed):
         return error_response(401, exc.message)
     if isinstance(exc, RateLimited):

@@ -48,3 +48,12 @@ class RateLimited(Exception):
     def __init__(self, retry_after: int) -> None:
         self.retry_after = retry_after
         super().__init__(f"Too many requests; retry in {retry_after} s.")
+
+
+class Conflict(Exception):
+    """The request clashes with the current state (a duplicate name, a stale confirmation)."""
+
+    def __init__(self, message: str, problems: Iterable[Problem] = ()) -> None:
+        self.message = message
+        self.problems = list(problems)
+        super().__init__(message)

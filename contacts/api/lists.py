@@ -1,0 +1,234 @@
+"""GET /open/v5/users, POST /open/v5/users/search and the segments (API.md)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from contacts import segments
+from contacts.listing import ContactPage, contact_list_page, limit_parse
+from contacts.models import Segment
+from contacts.representation import user_object
+from crm.api_auth import OpenApiView
+from crm.errors import InvalidInput, Problem
+from crm.permissions import Permission, Viewer
+
+LIST_PARAMETERS = [
+    OpenApiParameter("query", str, description="Quick search over name, mobile number and email."),
+    OpenApiParameter("filter", str, description="A filter tree as JSON (API.md, Filter JSON)."),
+    OpenApiParameter(
+        "sort",
+        str,
+        description="lastSeenAt, -lastSeenAt (default), createdAt, "
+        "updatedAt, name, sessionsCount, profile.<indexed key>; '-' descends.",
+    ),
+    OpenApiParameter("limit", int, description="1-500, default 25."),
+    OpenApiParameter("since", str, description="The `next` cursor of the previous page."),
+]
+
+
+class CountSerializer(serializers.Serializer):
+    value = serializers.IntegerField()
+    exact = serializers.BooleanField()
+
+
+class UserListSerializer(serializers.Serializer):
+    users = serializers.ListField(child=serializers.DictField())
+    next = serializers.CharField(allow_null=True)
+    count = CountSerializer()
+
+
+class SearchRequestSerializer(serializers.Serializer):
+    filter = serializers.JSONField(required=False, allow_null=True)
+    query = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    sort = serializers.CharField(required=False, allow_blank=True)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=500)
+    since = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+
+
+class SegmentSerializer(serializers.Serializer):
+    id = serializers.CharField(read_only=True)
+    name = serializers.CharField(max_length=100)
+    filter = serializers.JSONField()
+    createdAt = serializers.IntegerField(read_only=True)
+    updatedAt = serializers.IntegerField(read_only=True)
+
+
+class SegmentEnvelope(serializers.Serializer):
+    segment = SegmentSerializer()
+
+
+class SegmentListEnvelope(serializers.Serializer):
+    segments = SegmentSerializer(many=True)
+
+
+def page_body(page: ContactPage) -> dict[str, Any]:
+    return {
+        "users": [user_object(contact) for contact in page.contacts],
+        "next": page.next,
+        "count": {"value": page.count.value, "exact": page.count.exact},
+    }
+
+
+def filter_from_query(raw: str | None) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError as error:
+        raise InvalidInput(
+            [Problem("filter", "invalid_json", "filter is not valid JSON.")]
+        ) from error
+
+
+class UserListView(OpenApiView):
+    """GET /open/v5/users: the channel's contacts, filtered, searched, sorted, paged."""
+
+    permissions_by_method = {"GET": Permission.CONTACTS_VIEW}
+
+    @extend_schema(
+        parameters=LIST_PARAMETERS,
+        responses={200: UserListSerializer},
+        operation_id="users_list",
+        tags=["users"],
+    )
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        page = contact_list_page(
+            viewer=self.viewer,
+            filter=filter_from_query(params.get("filter")),
+            query=params.get("query", ""),
+            sort=params.get("sort"),
+            limit=limit_parse(params.get("limit")),
+            since=params.get("since"),
+        )
+        return Response(page_body(page))
+
+
+class UserSearchView(OpenApiView):
+    """POST /open/v5/users/search: the same list with the filter in the body."""
+
+    permissions_by_method = {"POST": Permission.CONTACTS_VIEW}
+
+    @extend_schema(
+        request=SearchRequestSerializer,
+        responses={200: UserListSerializer},
+        operation_id="users_search",
+        tags=["users"],
+    )
+    def post(self, request: Request) -> Response:
+        body = SearchRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        page = contact_list_page(
+            viewer=self.viewer,
+            filter=data.get("filter"),
+            query=data.get("query", ""),
+            sort=data.get("sort") or None,
+            limit=data.get("limit", 25),
+            since=data.get("since") or None,
+        )
+        return Response(page_body(page))
+
+
+def segment_get(viewer: Viewer, segment_id: str) -> Segment:
+    """The viewer's channel's segment SEGMENT_ID; another channel's is a 404."""
+    if not segment_id.isdigit():
+        raise Http404("No such segment.")
+    found = Segment.objects.filter(channel=viewer.channel, pk=int(segment_id)).first()
+    if found is None:
+        raise Http404("No such segment.")
+    return found
+
+
+class SegmentListView(OpenApiView):
+    permissions_by_method = {"GET": Permission.CONTACTS_VIEW, "POST": Permission.CONTACTS_EDIT}
+
+    @extend_schema(
+        responses={200: SegmentListEnvelope}, operation_id="segments_list", tags=["segments"]
+    )
+    def get(self, request: Request) -> Response:
+        found = Segment.objects.filter(channel=self.viewer.channel).order_by("name", "id")
+        return Response({"segments": [segments.segment_object(s) for s in found]})
+
+    @extend_schema(
+        request=SegmentSerializer,
+        responses={201: SegmentEnvelope},
+        operation_id="segments_create",
+        tags=["segments"],
+    )
+    def post(self, request: Request) -> Response:
+        body = SegmentSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        created = segments.segment_create(
+            viewer=self.viewer,
+            name=body.validated_data["name"],
+            filter=body.validated_data["filter"],
+        )
+        return Response({"segment": segments.segment_object(created)}, status=201)
+
+
+class SegmentDetailView(OpenApiView):
+    permissions_by_method = {
+        "GET": Permission.CONTACTS_VIEW,
+        "PATCH": Permission.CONTACTS_EDIT,
+        "DELETE": Permission.CONTACTS_EDIT,
+    }
+
+    @extend_schema(responses={200: SegmentEnvelope}, operation_id="segments_get", tags=["segments"])
+    def get(self, request: Request, segment_id: str) -> Response:
+        return Response({"segment": segments.segment_object(segment_get(self.viewer, segment_id))})
+
+    @extend_schema(
+        request=SegmentSerializer(partial=True),
+        responses={200: SegmentEnvelope},
+        operation_id="segments_update",
+        tags=["segments"],
+    )
+    def patch(self, request: Request, segment_id: str) -> Response:
+        segment = segment_get(self.viewer, segment_id)
+        body = SegmentSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        updated = segments.segment_update(
+            viewer=self.viewer,
+            segment=segment,
+            name=body.validated_data.get("name"),
+            filter=body.validated_data.get("filter"),
+        )
+        return Response({"segment": segments.segment_object(updated)})
+
+    @extend_schema(responses={204: None}, operation_id="segments_delete", tags=["segments"])
+    def delete(self, request: Request, segment_id: str) -> Response:
+        segments.segment_delete(segment=segment_get(self.viewer, segment_id))
+        return Response(status=204)
+
+
+class SegmentUsersView(OpenApiView):
+    """GET /open/v5/segments/{id}/users: the segment's contacts, as the user list."""
+
+    permissions_by_method = {"GET": Permission.CONTACTS_VIEW}
+
+    @extend_schema(
+        parameters=LIST_PARAMETERS[2:],
+        responses={200: UserListSerializer},
+        operation_id="segments_users",
+        tags=["segments"],
+    )
+    def get(self, request: Request, segment_id: str) -> Response:
+        segment = segment_get(self.viewer, segment_id)
+        params = request.query_params
+        page = contact_list_page(
+            viewer=self.viewer,
+            filter={"key": "segment", "operator": "eq", "values": [segment.pk]},
+            sort=params.get("sort"),
+            limit=limit_parse(params.get("limit")),
+            since=params.get("since"),
+            list_name=f"segment{segment.pk}",
+        )
+        return Response(page_body(page))

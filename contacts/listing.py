@@ -1,0 +1,234 @@
+"""Contact lists: filter + quick search, one sort order, keyset pages, a bounded count.
+
+Every list (API, desk, segments, exports) goes through `contact_list_page`. Pages are keyset,
+never OFFSET: the cursor holds the last row's (sort value, id), so page 2,000 costs what page 1
+does. Descending orders put missing values last and ascending ones first, which lets one
+B-tree index serve both directions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import OperationalError, connection, transaction
+from django.db.models import F, JSONField, Q, QuerySet, Value
+from django.db.models.fields.json import KeyTransform
+from django.db.models.lookups import (
+    GreaterThan,
+    GreaterThanOrEqual,
+    IsNull,
+    LessThan,
+    LessThanOrEqual,
+)
+
+from contacts.filtering import filter_compile, filter_parse, quick_search_q
+from contacts.models import Contact, Segment
+from contacts.selectors import contacts_for_channel
+from crm.counting import BoundedCount, count_bounded
+from crm.cursors import cursor_decode, cursor_encode
+from crm.errors import InvalidInput, Problem
+from crm.permissions import Permission, Viewer
+from profile_schema.models import ProfileField
+
+SORT_COLUMNS = {
+    "lastSeenAt": "last_seen_at",
+    "createdAt": "created_at",
+    "updatedAt": "updated_at",
+    "name": "name",
+    "sessionsCount": "sessions_count",
+}
+DATETIME_SORTS = frozenset({"last_seen_at", "created_at", "updated_at"})
+SEARCHED_KEYS = ("name", "profile.email", "profile.mobileNumber")
+DEFAULT_SORT = "-lastSeenAt"
+MAX_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class Sort:
+    name: str  # as asked: "-lastSeenAt", "profile.points"
+    expression: Any
+    descending: bool
+    is_datetime: bool = False
+    is_json: bool = False
+
+
+@dataclass(frozen=True)
+class ContactPage:
+    contacts: list[Contact]
+    next: str | None
+    count: BoundedCount
+
+
+def fields_by_key(viewer: Viewer) -> dict[str, ProfileField]:
+    """The channel's field definitions (built-in and profile) by full key, in one query."""
+    return {f.key: f for f in ProfileField.objects.filter(channel=viewer.channel)}
+
+
+def sort_parse(sort: str | None, fields: dict[str, ProfileField]) -> Sort:
+    """A Sort for '-lastSeenAt', 'createdAt', 'profile.points' …; refused with what is allowed."""
+    name = (sort or DEFAULT_SORT).strip()
+    descending = name.startswith("-")
+    key = name.removeprefix("-")
+    if key in SORT_COLUMNS:
+        column = SORT_COLUMNS[key]
+        return Sort(name, F(column), descending, is_datetime=column in DATETIME_SORTS)
+    field = fields.get(key)
+    if key.startswith("profile.") and field is not None and getattr(field, "indexed", False):
+        return Sort(
+            name, KeyTransform(key.removeprefix("profile."), "profile"), descending, is_json=True
+        )
+    allowed = ", ".join([*SORT_COLUMNS, "profile.<key> of an indexed field"])
+    raise InvalidInput(
+        [
+            Problem(
+                "sort",
+                "invalid_sort",
+                f"cannot sort by {key!r}; sort by {allowed} (prefix '-' for descending).",
+            )
+        ]
+    )
+
+
+def _ordering(sort: Sort) -> list[Any]:
+    if sort.descending:
+        return [sort.expression.desc(nulls_last=True), F("id").desc()]
+    return [sort.expression.asc(nulls_first=True), F("id").asc()]
+
+
+def _value(sort: Sort, value: Any) -> Any:
+    return Value(value, output_field=JSONField()) if sort.is_json else Value(value)
+
+
+def _rows_after(
+    page: QuerySet[Contact], sort: Sort, value: Any, last_id: int, count: int
+) -> list[Contact]:
+    """COUNT rows after (VALUE, LAST_ID) in SORT's order.
+
+    Written as `expr <= v AND (expr < v OR id < last)` so the index range starts at the cursor;
+    the rows without a value (last when descending, first when ascending) are a second query."""
+    expression, missing = sort.expression, Q(IsNull(sort.expression, True))
+    if value is None:
+        id_after = Q(id__lt=last_id) if sort.descending else Q(id__gt=last_id)
+        rows = _fetch(page.filter(missing & id_after), count)
+        if not sort.descending and len(rows) < count:
+            rows += _fetch(page.filter(~missing), count - len(rows))
+        return rows
+    v = _value(sort, value)
+    if sort.descending:
+        after = Q(LessThanOrEqual(expression, v)) & (Q(LessThan(expression, v)) | Q(id__lt=last_id))
+    else:
+        after = Q(GreaterThanOrEqual(expression, v)) & (
+            Q(GreaterThan(expression, v)) | Q(id__gt=last_id)
+        )
+    rows = _fetch(page.filter(after), count)
+    if sort.descending and len(rows) < count:
+        rows += _fetch(page.filter(missing), count - len(rows))
+    return rows
+
+
+def _position(contact: Contact, sort: Sort) -> list[Any]:
+    value = getattr(contact, "sort_value", None)
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    return [value, contact.pk]
+
+
+def _decoded(position: list[Any], sort: Sort) -> tuple[Any, int]:
+    if len(position) != 2 or not isinstance(position[1], int):
+        raise InvalidInput([Problem("since", "invalid_cursor", "The cursor is not valid.")])
+    value = position[0]
+    if sort.is_datetime and isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value, position[1]
+
+
+def contact_filtered(
+    *,
+    viewer: Viewer,
+    filter: Any = None,
+    query: str = "",
+    fields: dict[str, ProfileField] | None = None,
+) -> QuerySet[Contact]:
+    """The viewer's channel's contacts matching FILTER (JSON tree) and the quick-search QUERY."""
+    fields = fields_by_key(viewer) if fields is None else fields
+
+    def segment_filter(segment_id: int) -> Any:
+        return (
+            Segment.objects.filter(channel=viewer.channel, pk=segment_id)
+            .values_list("filter", flat=True)
+            .first()
+        )
+
+    node = filter_parse(filter, fields=fields, viewer=viewer, segment_filter=segment_filter)
+    may_see = viewer.can(Permission.SENSITIVE_VIEW)
+    searchable = frozenset(
+        k for k in SEARCHED_KEYS if may_see or not (k in fields and fields[k].sensitive)
+    )
+    q = filter_compile(node, tz=viewer.channel.timezone) & quick_search_q(
+        query or "", searchable=searchable
+    )
+    return contacts_for_channel(channel=viewer.channel).filter(q)
+
+
+def limit_parse(raw: Any) -> int:
+    """?limit=: 1-500, default 25."""
+    if raw in (None, ""):
+        return 25
+    text = str(raw)
+    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        raise InvalidInput(
+            [Problem("limit", "invalid_limit", f"limit is a whole number from 1 to {MAX_LIMIT}.")]
+        )
+    return int(text)
+
+
+def contact_list_page(
+    *,
+    viewer: Viewer,
+    filter: Any = None,
+    query: str = "",
+    sort: str | None = None,
+    limit: int = 25,
+    since: str | None = None,
+    list_name: str = "contacts",
+) -> ContactPage:
+    """One page of the viewer's contacts, the cursor of the next, and a bounded count."""
+    fields = fields_by_key(viewer)
+    order = sort_parse(sort, fields)
+    matching = contact_filtered(viewer=viewer, filter=filter, query=query, fields=fields)
+    page = matching.annotate(sort_value=order.expression).order_by(*_ordering(order))
+    scope = f"{viewer.channel.pk}:{list_name}:{order.name}"
+    if since:
+        value, last_id = _decoded(cursor_decode(since, scope=scope), order)
+        rows = _rows_after(page, order, value, last_id, limit + 1)
+    else:
+        rows = _fetch(page, limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = cursor_encode(scope=scope, position=_position(rows[-1], order)) if more else None
+    return ContactPage(contacts=rows, next=next_cursor, count=count_bounded(matching))
+
+
+def _fetch(queryset: QuerySet[Contact], count: int) -> list[Contact]:
+    """Run the page query under the list statement timeout; a slow filter is a clear refusal."""
+    timeout = int(getattr(settings, "LIST_STATEMENT_TIMEOUT_MS", 5000))
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('statement_timeout', %s, true)", [str(timeout)])
+            return list(queryset[:count])
+    except OperationalError as error:
+        if "statement timeout" not in str(error):
+            raise
+        raise InvalidInput(
+            [
+                Problem(
+                    "filter",
+                    "too_slow",
+                    f"This list took longer than {timeout / 1000:g} s; narrow the filter or add a "
+                    "condition on an indexed field.",
+                )
+            ]
+        ) from error

@@ -1,0 +1,144 @@
+"""Contact lists: sort orders, keyset pages, bounded counts, timeouts, and the indexes used."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.http import Http404
+from django.utils import timezone
+
+from contacts.listing import contact_filtered, contact_list_page
+from contacts.models import Contact
+from crm.errors import InvalidInput
+from crm.models import Channel
+from crm.permissions import ALL_PERMISSIONS, Viewer
+from tests.contacts.factories import ContactFactory
+
+
+@pytest.fixture
+def viewer(channel: Channel) -> Viewer:
+    return Viewer(channel=channel, permissions=ALL_PERMISSIONS)
+
+
+def walk(viewer: Viewer, **options: Any) -> list[list[int]]:
+    """Every page of a list, as lists of ids."""
+    pages, since = [], None
+    while True:
+        page = contact_list_page(viewer=viewer, since=since, **options)
+        pages.append([c.pk for c in page.contacts])
+        if page.next is None:
+            return pages
+        since = page.next
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "sort", ["-lastSeenAt", "lastSeenAt", "name", "-name", "sessionsCount", "-createdAt"]
+)
+def test_pages_cover_every_contact_once_in_order(
+    viewer: Viewer, channel: Channel, sort: str
+) -> None:
+    now = timezone.now()
+    for n in range(11):
+        seen = None if n % 4 == 0 else now - timedelta(hours=n % 3)  # ties and missing values
+        ContactFactory(channel=channel, name=f"c{n % 5}", last_seen_at=seen, sessions_count=n % 3)
+
+    pages = walk(viewer, sort=sort, limit=3)
+
+    ids = [i for page in pages for i in page]
+    expected = list(
+        contact_filtered(viewer=viewer).order_by(*_ordering(sort)).values_list("pk", flat=True)
+    )
+    assert ids == expected
+    assert [len(p) for p in pages] == [3, 3, 3, 2]
+
+
+def _ordering(sort: str) -> list[Any]:
+    from contacts.listing import _ordering as ordering
+    from contacts.listing import sort_parse
+
+    return ordering(sort_parse(sort, {}))
+
+
+@pytest.mark.django_db
+def test_the_default_order_is_latest_visit_first_with_never_seen_last(
+    viewer: Viewer, channel: Channel
+) -> None:
+    now = timezone.now()
+    old = ContactFactory(channel=channel, last_seen_at=now - timedelta(days=3))
+    never = ContactFactory(channel=channel, last_seen_at=None)
+    recent = ContactFactory(channel=channel, last_seen_at=now)
+
+    page = contact_list_page(viewer=viewer)
+
+    assert [c.pk for c in page.contacts] == [recent.pk, old.pk, never.pk]
+    assert (page.count.value, page.count.exact, page.next) == (3, True, None)
+
+
+@pytest.mark.django_db
+def test_a_tampered_cursor_is_refused_and_another_channels_is_not_found(
+    viewer: Viewer, channel: Channel, other_channel: Channel
+) -> None:
+    ContactFactory.create_batch(3, channel=channel)
+    ContactFactory.create_batch(3, channel=other_channel)
+    cursor = contact_list_page(viewer=viewer, limit=1).next
+    theirs = contact_list_page(
+        viewer=Viewer(channel=other_channel, permissions=ALL_PERMISSIONS), limit=1
+    ).next
+    assert cursor and theirs
+
+    with pytest.raises(InvalidInput) as error:
+        contact_list_page(viewer=viewer, since=cursor[:-3] + "abc")
+    assert error.value.problems[0].code == "invalid_cursor"
+    with pytest.raises(Http404):
+        contact_list_page(viewer=viewer, since=theirs)
+    with pytest.raises(InvalidInput):
+        contact_list_page(viewer=viewer, since=cursor, sort="name")
+
+
+@pytest.mark.django_db
+def test_an_unknown_sort_names_what_is_allowed(viewer: Viewer) -> None:
+    with pytest.raises(InvalidInput) as error:
+        contact_list_page(viewer=viewer, sort="profile.email")
+
+    assert error.value.problems[0].key == "sort"
+    assert "lastSeenAt" in error.value.problems[0].message
+
+
+@pytest.mark.django_db
+def test_a_list_that_runs_past_its_timeout_is_a_clear_refusal(
+    viewer: Viewer, channel: Channel, settings: Any
+) -> None:
+    ContactFactory(channel=channel, name="slow")
+    settings.LIST_STATEMENT_TIMEOUT_MS = 20
+    original = contact_filtered
+
+    def slow_filter(**kwargs: Any) -> Any:
+        # Every row waits 50 ms, so the page query outlasts its 20 ms limit.
+        return original(**kwargs).extra(where=["pg_sleep(0.05) IS NOT NULL"])
+
+    with (
+        mock.patch("contacts.listing.contact_filtered", slow_filter),
+        pytest.raises(InvalidInput) as error,
+    ):
+        contact_list_page(viewer=viewer)
+
+    assert (error.value.problems[0].key, error.value.problems[0].code) == ("filter", "too_slow")
+    assert Contact.objects.filter(channel=channel).count() == 1  # the connection still works
+
+
+@pytest.mark.django_db
+def test_filter_json_round_trips_through_a_page(viewer: Viewer, channel: Channel) -> None:
+    ContactFactory(channel=channel, tags=["vip"])
+    ContactFactory(channel=channel, tags=["withdrawn"])
+
+    page = contact_list_page(
+        viewer=viewer,
+        filter=json.loads('{"key": "tags", "operator": "hasNone", "values": ["withdrawn"]}'),
+    )
+
+    assert [c.tags for c in page.contacts] == [["vip"]]

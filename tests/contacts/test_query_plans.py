@@ -1,0 +1,146 @@
+"""EXPLAIN on a seeded table: each indexed operator and the list pages use their index."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+
+from contacts.atomic import ContactChange, _new_row
+from contacts.listing import contact_filtered, contact_list_page
+from crm import services
+from crm.models import Channel
+from crm.permissions import ALL_PERMISSIONS, Viewer
+from profile_schema.services import profile_field_create
+
+ROWS = 100_000
+
+
+def seed(channel: Channel, rows: int, offset: int = 0) -> None:
+    """ROWS contacts made in SQL: 1 in 100 gold, vip and with a coupon; unique emails and phones."""
+    defaults = _new_row(ContactChange(now=timezone.now()))
+    computed = {
+        "channel_id": "%(channel)s",
+        "member_id": "CASE WHEN n %% 3 = 0 THEN 'm-' || n END",
+        "profile": (
+            "jsonb_build_object('name', 'name' || n, 'email', 'user' || n || '@mail.example',"
+            " 'mobileNumber', '+8210' || lpad((10000000 + n)::text, 8, '0'),"
+            " 'grade', CASE WHEN n %% 100 = 0 THEN 'gold' ELSE 'basic' END, 'age', n %% 90)"
+            " || CASE WHEN n %% 100 = 0 THEN jsonb_build_object('coupon', 'C' || n)"
+            " ELSE '{}'::jsonb END"
+        ),
+        "tags": "CASE WHEN n %% 100 = 0 THEN ARRAY['vip']::varchar[] ELSE ARRAY[]::varchar[] END",
+        "last_seen_at": "now() - (n || ' minutes')::interval",
+    }
+    columns = [*computed, *[c for c in defaults if c not in computed and c != "profile"]]
+    values = [computed.get(c, f"%(d_{c})s") for c in columns]
+    params: dict[str, Any] = {f"d_{c}": v for c, v in defaults.items()}
+    params.update(channel=channel.pk, start=offset + 1, stop=offset + rows)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL statement_timeout = 0")
+        cursor.execute(
+            f"INSERT INTO contacts_contact ({', '.join(columns)}) "  # noqa: S608 - test constants
+            f"SELECT {', '.join(values)} FROM generate_series(%(start)s, %(stop)s) AS n",
+            params,
+        )
+        cursor.execute("ANALYZE contacts_contact")
+
+
+@pytest.fixture(scope="module")
+def seeded(django_db_setup: None, django_db_blocker: Any) -> Any:
+    """A big tenant (100,000 contacts) and a small one, committed once for this module."""
+    with django_db_blocker.unblock():
+        big_channel = services.channel_create(name="Big tenant")
+        small_channel = services.channel_create(name="Small tenant")
+        profile_field_create(channel=big_channel, key="grade", name="Grade", type="string")
+        profile_field_create(channel=big_channel, key="age", name="Age", type="number")
+        profile_field_create(channel=big_channel, key="coupon", name="Coupon", type="string")
+        seed(big_channel, ROWS)
+        seed(small_channel, ROWS // 4, offset=ROWS)
+    yield big_channel
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        ids = [big_channel.pk, small_channel.pk]
+        cursor.execute("DELETE FROM contacts_contact WHERE channel_id = ANY(%s)", [ids])
+        Channel.objects.filter(pk__in=ids).delete()
+
+
+@pytest.fixture
+def big(seeded: Channel, db: None) -> Viewer:
+    return Viewer(channel=seeded, permissions=ALL_PERMISSIONS)
+
+
+def plan_indexes(queryset: Any) -> set[str]:
+    """Names of the indexes in QUERYSET's plan."""
+    plan = json.loads(queryset.explain(format="json"))
+    found: set[str] = set()
+
+    def visit(node: dict[str, Any]) -> None:
+        if "Index Name" in node:
+            found.add(node["Index Name"])
+        for child in node.get("Plans", []):
+            visit(child)
+
+    visit(plan[0]["Plan"])
+    return found
+
+
+def cond(key: str, operator: str, *values: Any) -> dict[str, Any]:
+    return {"key": key, "operator": operator, "values": list(values)}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("condition", "index"),
+    [
+        (cond("profile.grade", "eq", "gold"), "contact_profile_gin"),
+        (cond("profile.grade", "in", "gold", "silver"), "contact_profile_gin"),
+        (cond("profile.coupon", "in", "C100", "C200", "C300"), "contact_profile_gin"),
+        (cond("tags", "hasAny", "vip"), "contact_tags_gin"),
+        (cond("tags", "hasAll", "vip"), "contact_tags_gin"),
+        (cond("memberId", "in", "m-300", "m-600"), "contact_member_id_per_channel"),
+    ],
+)
+def test_indexed_operators_use_their_index(
+    big: Viewer, condition: dict[str, Any], index: str
+) -> None:
+    assert index in plan_indexes(contact_filtered(viewer=big, filter=condition))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [
+        ("name1234", "contact_name_trgm"),
+        ("user1234@", "contact_email_trgm"),
+        ("010-1001-2345", "contact_mobile_trgm"),
+    ],
+)
+def test_quick_search_uses_the_trigram_indexes(big: Viewer, query: str, index: str) -> None:
+    assert index in plan_indexes(contact_filtered(viewer=big, query=query))
+
+
+@pytest.mark.django_db
+def test_a_list_page_and_a_deep_cursor_page_walk_the_visit_index(big: Viewer) -> None:
+    from contacts import listing
+
+    first = contact_list_page(viewer=big, limit=25)
+    assert first.next
+    captured: list[Any] = []
+    original = listing._fetch
+
+    def capture(queryset: Any, count: int) -> Any:
+        captured.append(queryset[:count])
+        return original(queryset, count)
+
+    listing._fetch = capture
+    try:
+        contact_list_page(viewer=big, limit=25, since=first.next)
+    finally:
+        listing._fetch = original
+
+    assert "contact_last_seen_idx" in plan_indexes(captured[0])
+    plan = captured[0].explain()
+    assert "Index Cond" in plan and "last_seen_at <=" in plan.replace('"', "")
