@@ -8,13 +8,17 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from contacts import services
-from contacts.models import Contact, Event, Tag
+from contacts import segments, services
+from contacts.filtering import quick_search_q
+from contacts.listing import contact_filtered
+from contacts.models import Contact, Event, Segment, Tag
 from crm.admin_scoping import ChannelListFilter, ChannelScopedAdmin
-from crm.permissions import Permission
+from crm.errors import InvalidInput
+from crm.permissions import Permission, viewer_for_user
 
 BUILT_IN_READ_ONLY = [
     "channel",
@@ -78,6 +82,40 @@ class ContactForm(forms.ModelForm):
             raise ValidationError(error.message_dict["tags"]) from error
 
 
+class SegmentListFilter(admin.SimpleListFilter):
+    """Contacts of a saved segment, compiled by the one filter language."""
+
+    title = "segment"
+    parameter_name = "segment"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        ids = model_admin.channel_ids(request, model_admin.view_permission)
+        found = Segment.objects.select_related("channel").order_by("channel__name", "name")
+        if ids is not None:
+            found = found.filter(channel_id__in=ids)
+        return [(str(s.pk), f"{s.name} ({s.channel.name})") for s in found[:200]]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        if not value:
+            return queryset
+        segment = (
+            Segment.objects.select_related("channel").filter(pk=value).first()
+            if value.isdigit()
+            else None
+        )
+        viewer = segment and viewer_for_user(user=request.user, channel=segment.channel)
+        if not segment or not viewer:
+            return queryset.none()
+        try:
+            matching = contact_filtered(
+                viewer=viewer, filter={"key": "segment", "operator": "eq", "values": [segment.pk]}
+            )
+        except InvalidInput:
+            return queryset.none()
+        return queryset.filter(pk__in=matching.values("pk"))
+
+
 @admin.register(Contact)
 class ContactAdmin(ChannelScopedAdmin):
     view_permission = Permission.CONTACTS_VIEW
@@ -93,9 +131,9 @@ class ContactAdmin(ChannelScopedAdmin):
         "blocked",
         "channel",
     ]
-    list_filter = ["type", "blocked", ChannelListFilter]
+    list_filter = ["type", "blocked", ChannelListFilter, SegmentListFilter]
     list_select_related = ["channel"]
-    search_fields = ["=member_id", "=veil_id", "^name"]
+    search_fields = ["member_id"]  # the search box runs the product's quick search instead
     readonly_fields = BUILT_IN_READ_ONLY
     fieldsets = [
         (None, {"fields": ["channel", "type", "member_id", "veil_id", "name", "tags"]}),
@@ -161,6 +199,28 @@ class ContactAdmin(ChannelScopedAdmin):
         # Contacts come from the SDK, the API and imports, which apply the profile rules.
         return False
 
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        """The quick search of the desk and the API: name, mobile number, email, member id.
+
+        Keys masked for the manager in every channel they see are not searched."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        ids = self.channel_ids(request, Permission.SENSITIVE_VIEW)
+        may_see = ids is None or set(ids) >= set(
+            self.channel_ids(request, self.view_permission) or []
+        )
+        searchable = frozenset(
+            ["name", *(["profile.email", "profile.mobileNumber"] if may_see else [])]
+        )
+        try:
+            found = quick_search_q(term, searchable=searchable) | Q(member_id=term)
+        except InvalidInput:
+            return queryset.none(), False
+        return queryset.filter(found), False
+
     def save_model(self, request: HttpRequest, obj: Contact, form: Any, change: bool) -> None:
         data = form.cleaned_data
         services.contact_tags_set(contact=obj, tags=data["tags"])
@@ -207,3 +267,59 @@ class EventAdmin(ChannelScopedAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class SegmentForm(forms.ModelForm):
+    class Meta:
+        model = Segment
+        fields = ["channel", "name", "filter"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        channel = data.get("channel") or getattr(self.instance, "channel", None)
+        if channel is None or "filter" not in data:
+            return data
+        viewer = viewer_for_user(user=self.request_user, channel=channel)  # type: ignore[attr-defined]
+        if viewer is None:
+            raise ValidationError({"channel": "Choose a channel you belong to."})
+        try:
+            segments.segment_filter_check(viewer, data["filter"], self.instance.pk)
+        except InvalidInput as error:
+            raise ValidationError({"filter": [p.message for p in error.problems]}) from error
+        return data
+
+
+@admin.register(Segment)
+class SegmentAdmin(ChannelScopedAdmin):
+    view_permission = Permission.CONTACTS_VIEW
+    edit_permission = Permission.CONTACTS_EDIT
+    delete_permission = Permission.CONTACTS_EDIT
+    form = SegmentForm
+    list_display = ["name", "channel", "created_by", "updated_at"]
+    list_filter = [ChannelListFilter]
+    list_select_related = ["channel", "created_by"]
+    search_fields = ["name"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return ["channel"] if obj else []
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        form.request_user = request.user
+        return form
+
+    def save_model(self, request: HttpRequest, obj: Segment, form: Any, change: bool) -> None:
+        # The filter is checked against the channel's fields like every other filter.
+        viewer = viewer_for_user(user=request.user, channel=obj.channel)
+        assert viewer is not None
+        data = form.cleaned_data
+        if change:
+            segments.segment_update(
+                viewer=viewer, segment=obj, name=data["name"], filter=data["filter"]
+            )
+        else:
+            obj.pk = segments.segment_create(
+                viewer=viewer, name=data["name"], filter=data["filter"]
+            ).pk

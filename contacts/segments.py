@@ -33,7 +33,7 @@ def _name_clean(name: Any) -> str:
     return name.strip()
 
 
-def _filter_check(viewer: Viewer, data: Any, segment_id: int | None = None) -> Any:
+def segment_filter_check(viewer: Viewer, data: Any, segment_id: int | None = None) -> Any:
     """Validate DATA as a filter of the viewer's channel (a segment may not include itself)."""
 
     def segment_filter(other_id: int) -> Any:
@@ -52,7 +52,7 @@ def _filter_check(viewer: Viewer, data: Any, segment_id: int | None = None) -> A
 def segment_create(*, viewer: Viewer, name: Any, filter: Any) -> Segment:
     """Save FILTER under NAME in the viewer's channel; names are unique per channel."""
     cleaned = _name_clean(name)
-    checked = _filter_check(viewer, filter)
+    checked = segment_filter_check(viewer, filter)
     try:
         with transaction.atomic():
             return Segment.objects.create(
@@ -69,7 +69,7 @@ def segment_update(
     if name is not None:
         segment.name = _name_clean(name)
     if filter is not None:
-        segment.filter = _filter_check(viewer, filter, segment_id=segment.pk)
+        segment.filter = segment_filter_check(viewer, filter, segment_id=segment.pk)
     try:
         with transaction.atomic():
             segment.save(update_fields=["name", "filter", "updated_at"])

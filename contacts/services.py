@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.db.models.functions import Now
 
+from contacts.activity import activity_record
 from contacts.models import (
     MAX_TAGS_PER_CHANNEL,
     MAX_TAGS_PER_CONTACT,
@@ -79,10 +80,14 @@ def contact_tags_set(*, contact: Contact, tags: Iterable[object]) -> Contact:
     """Replace CONTACT's tags with TAGS (cleaned, catalogued); unchanged tags write nothing."""
     cleaned = tags_clean(tags)
     tag_catalogue_ensure(channel=contact.channel, tags=cleaned)
-    Contact.objects.filter(pk=contact.pk).filter(~Q(tags=cleaned)).update(
-        tags=cleaned, updated_at=Now()
+    changed = (
+        Contact.objects.filter(pk=contact.pk)
+        .filter(~Q(tags=cleaned))
+        .update(tags=cleaned, updated_at=Now())
     )
     contact.refresh_from_db(fields=["tags", "updated_at"])
+    if changed:
+        activity_record(channel=contact.channel, contact_id=contact.pk, moment=contact.updated_at)
     return contact
 
 
@@ -90,12 +95,18 @@ def contact_consent_set(
     *, contact: Contact, unsubscribe_email: bool, unsubscribe_texting: bool
 ) -> Contact:
     """Set CONTACT's marketing opt-outs as a manager chose them; no change writes nothing."""
-    Contact.objects.filter(pk=contact.pk).filter(
-        ~Q(unsubscribe_email=unsubscribe_email) | ~Q(unsubscribe_texting=unsubscribe_texting)
-    ).update(
-        unsubscribe_email=unsubscribe_email,
-        unsubscribe_texting=unsubscribe_texting,
-        updated_at=Now(),
+    changed = (
+        Contact.objects.filter(pk=contact.pk)
+        .filter(
+            ~Q(unsubscribe_email=unsubscribe_email) | ~Q(unsubscribe_texting=unsubscribe_texting)
+        )
+        .update(
+            unsubscribe_email=unsubscribe_email,
+            unsubscribe_texting=unsubscribe_texting,
+            updated_at=Now(),
+        )
     )
     contact.refresh_from_db(fields=["unsubscribe_email", "unsubscribe_texting", "updated_at"])
+    if changed:
+        activity_record(channel=contact.channel, contact_id=contact.pk, moment=contact.updated_at)
     return contact

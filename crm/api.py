@@ -6,11 +6,19 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 
-from crm.errors import AuthenticationFailed, Conflict, InvalidInput, Problem, RateLimited
+from crm.errors import (
+    AuthenticationFailed,
+    Conflict,
+    InvalidInput,
+    PlanRequired,
+    Problem,
+    RateLimited,
+)
 
 STATUS_TYPES = {
     400: "validation_error",
@@ -55,6 +63,12 @@ def _flatten(detail: Any, prefix: str = "") -> Iterator[Problem]:
         )
 
 
+def _django_messages(exc: DjangoValidationError) -> dict[str, list[str]]:
+    if hasattr(exc, "error_dict"):
+        return dict(exc.message_dict)
+    return {"__all__": list(exc.messages)}
+
+
 def _sentence(key: str, detail: Any) -> str:
     text = str(detail)
     return f"{key}: {text}" if key else text
@@ -70,6 +84,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
 def _refusal(exc: Exception) -> Response | None:
     if isinstance(exc, InvalidInput):
         return error_response(400, exc.message, exc.problems)
+    if isinstance(exc, PlanRequired):
+        return error_response(403, exc.message, type="plan_required")
     if isinstance(exc, Conflict):
         return error_response(409, exc.message, exc.problems)
     if isinstance(exc, AuthenticationFailed):
@@ -78,6 +94,13 @@ def _refusal(exc: Exception) -> Response | None:
         return error_response(429, str(exc), headers={"Retry-After": str(exc.retry_after)})
     if isinstance(exc, Http404):
         return error_response(404, "Not found.")
+    if isinstance(exc, DjangoValidationError):
+        problems = [
+            Problem(key if key != "__all__" else "body", "invalid", message)
+            for key, messages in _django_messages(exc).items()
+            for message in messages
+        ]
+        return error_response(400, "; ".join(p.message for p in problems), problems)
     if isinstance(exc, DjangoPermissionDenied):
         return error_response(403, str(exc) or "You do not have permission to do this.")
     return None
@@ -94,3 +117,19 @@ def _drf_refusal(exc: exceptions.APIException) -> Response:
         wait = getattr(exc, "wait", None) or 1
         return error_response(429, str(exc.detail), headers={"Retry-After": str(int(wait))})
     return error_response(exc.status_code, str(exc.detail))
+
+
+class ProblemSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ApiErrorSerializer(serializers.Serializer):
+    """The error body of every refusal (API.md, Conventions)."""
+
+    type = serializers.ChoiceField(
+        choices=sorted({*STATUS_TYPES.values(), "plan_required"}),
+    )
+    message = serializers.CharField()
+    errors = ProblemSerializer(many=True)  # type: ignore[assignment]

@@ -5,6 +5,7 @@ endpoint asks it for the permission it needs (crm.permissions, the one check).""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.conf import settings
@@ -70,7 +71,11 @@ def _session_channel(request: Request, user: Any) -> Channel | None:
 
     channels = channels_for_user(user=user)
     if wanted:
-        return channels.filter(pk=int(wanted)).first() if wanted.isdigit() else None
+        return (
+            channels.filter(pk=int(wanted)).first()
+            if re.fullmatch(r"[0-9]{1,18}", wanted)
+            else None
+        )
     only = list(channels[:2])
     return only[0] if len(only) == 1 else None
 

@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class CrmConfig(AppConfig):
     name = "crm"
     verbose_name = "Channels and managers"
+
+    def ready(self) -> None:
+        # Registers the OpenAPI descriptions of the API's authentication.
+        from crm import schema  # noqa: F401

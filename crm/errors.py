@@ -57,3 +57,11 @@ class Conflict(Exception):
         self.message = message
         self.problems = list(problems)
         super().__init__(message)
+
+
+class PlanRequired(Exception):
+    """The channel's plan does not include this feature (answered as 403 plan_required)."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)

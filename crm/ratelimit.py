@@ -8,14 +8,12 @@ one INSERT … ON CONFLICT DO UPDATE … RETURNING, so concurrent requests never
 from __future__ import annotations
 
 import math
-import random
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from django.db import connection
-
-PURGE_PROBABILITY = 0.01
 
 
 @dataclass(frozen=True)
@@ -47,20 +45,23 @@ def rate_limit_hit(limits: list[Limit], *, now: float | None = None) -> RateDeci
     now = time.time() if now is None else now
     starts = [math.floor(now / lim.period) * lim.period for lim in limits]
     values = ", ".join(["(%s, %s, 1)"] * len(limits))
-    params: list[str | datetime] = []
+    params: list[Any] = []
     for lim, start in zip(limits, starts, strict=True):
         params += [lim.bucket, datetime.fromtimestamp(start, tz=UTC)]
+    # Expired windows of these buckets go in the same statement: no sweeper, one round trip.
+    expired = datetime.fromtimestamp(now - max(lim.period for lim in limits) * 2, tz=UTC)
+    buckets = [lim.bucket for lim in limits]
     with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO crm_ratelimitwindow (bucket, window_start, hits) VALUES "  # noqa: S608
+        sql = (
+            "WITH expired AS (DELETE FROM crm_ratelimitwindow"  # noqa: S608 - placeholders only
+            " WHERE bucket = ANY(%s) AND window_start < %s)"
+            " INSERT INTO crm_ratelimitwindow (bucket, window_start, hits) VALUES "
             + values
             + " ON CONFLICT (bucket, window_start) DO UPDATE"
-            " SET hits = crm_ratelimitwindow.hits + 1 RETURNING bucket, hits",
-            params,
+            " SET hits = crm_ratelimitwindow.hits + 1 RETURNING bucket, hits"
         )
+        cursor.execute(sql, [buckets, expired, *params])
         hits = dict(cursor.fetchall())
-    if random.random() < PURGE_PROBABILITY:  # noqa: S311 - sampling, not security
-        rate_limit_purge(before=now - max(lim.period for lim in limits) * 2)
     return _decision(limits, starts, hits, now)
 
 
@@ -87,7 +88,7 @@ def _decision(
 
 
 def rate_limit_purge(*, before: float) -> int:
-    """Delete windows that started before BEFORE (epoch seconds)."""
+    """Delete every bucket's windows that started before BEFORE (epoch seconds)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "DELETE FROM crm_ratelimitwindow WHERE window_start < %s",

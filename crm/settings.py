@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "crm",
     "profile_schema",
     "contacts",
+    "conversations",
 ]
 
 MIDDLEWARE = [

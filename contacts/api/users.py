@@ -1,0 +1,367 @@
+"""/open/v5/users…: create, read, update, upsert, delete, block, touch and events (API.md).
+
+Views only check who may call (OpenApiView.permissions_by_method), call contacts.users and
+render; the serializers below describe the bodies for the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from contacts import users
+from contacts.events import event_object
+from contacts.models import ContactType
+from contacts.representation import user_object
+from crm.api import ApiErrorSerializer
+from crm.api_auth import OpenApiView
+from crm.permissions import Permission
+
+TAGS = ["users"]
+
+# --- documentation of the bodies -------------------------------------------------------
+
+
+class UserWebSerializer(serializers.Serializer):
+    browser = serializers.CharField()
+    browserName = serializers.CharField()
+    os = serializers.CharField()
+    osName = serializers.CharField()
+    device = serializers.CharField()
+    lastSeenAt = serializers.IntegerField(allow_null=True, help_text="Epoch milliseconds.")
+    sessionsCount = serializers.IntegerField()
+
+
+class UserMobileSerializer(serializers.Serializer):
+    appName = serializers.CharField()
+    appVersion = serializers.CharField()
+    os = serializers.CharField()
+    osName = serializers.CharField()
+    device = serializers.CharField()
+    lastSeenAt = serializers.IntegerField(allow_null=True, help_text="Epoch milliseconds.")
+    sessionsCount = serializers.IntegerField()
+
+
+# Inlined, not an enum component: "type" enums of other components would collide with its name.
+@extend_schema_field({"type": "string", "enum": ContactType.values})
+class ContactTypeField(serializers.CharField):
+    pass
+
+
+class UserObjectSerializer(serializers.Serializer):
+    """The user object of API.md (contacts.representation.user_object)."""
+
+    id = serializers.CharField()
+    channelId = serializers.CharField()
+    memberId = serializers.CharField(allow_null=True)
+    type = ContactTypeField()
+    name = serializers.CharField()
+    member = serializers.BooleanField()
+    profile = serializers.DictField(help_text="profile.* values by key, typed by the fields.")
+    tags = serializers.ListField(child=serializers.CharField())
+    city = serializers.CharField()
+    country = serializers.CharField()
+    language = serializers.CharField()
+    sessionsCount = serializers.IntegerField()
+    lastSeenAt = serializers.IntegerField(allow_null=True, help_text="Epoch milliseconds.")
+    createdAt = serializers.IntegerField(help_text="Epoch milliseconds.")
+    updatedAt = serializers.IntegerField(help_text="Epoch milliseconds.")
+    web = UserWebSerializer()
+    mobile = UserMobileSerializer()
+    hasPushToken = serializers.BooleanField()
+    unsubscribeEmail = serializers.BooleanField()
+    unsubscribeTexting = serializers.BooleanField()
+    hasChat = serializers.BooleanField()
+    blocked = serializers.BooleanField()
+    masked = serializers.ListField(
+        child=serializers.CharField(), help_text="Keys whose values are shown masked."
+    )
+
+
+class UserEnvelopeSerializer(serializers.Serializer):
+    user = UserObjectSerializer()
+
+
+class UserWriteSerializer(serializers.Serializer):
+    """PATCH users/{id} and PUT users/@{memberId}; any other key is refused."""
+
+    profile = serializers.DictField(
+        required=False, help_text="Keys to set; a null value removes the key."
+    )
+    profileOnce = serializers.DictField(
+        required=False, help_text="Keys set only where the profile has no value yet."
+    )
+    tags = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        max_length=20,
+        help_text="Replaces the whole tag set ([] removes every tag).",
+    )
+    unsubscribeEmail = serializers.BooleanField(required=False)
+    unsubscribeTexting = serializers.BooleanField(required=False)
+
+
+class UserCreateSerializer(UserWriteSerializer):
+    """POST users: a lead; profile (or profileOnce) holds an email or a mobile number."""
+
+    profile = serializers.DictField(help_text="Must hold email or mobileNumber.")
+
+
+class UserBlockSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        max_length=users.BLOCK_REASON_MAX_LENGTH,
+        help_text="Why; recorded with who blocked and when.",
+    )
+
+
+class UserEventSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    property = serializers.DictField()
+    createdAt = serializers.IntegerField(help_text="Epoch milliseconds.")
+
+
+class UserEventCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=30)
+    property = serializers.DictField(required=False, allow_null=True)
+
+
+class UserEventEnvelopeSerializer(serializers.Serializer):
+    event = UserEventSerializer()
+
+
+class UserEventsPageSerializer(serializers.Serializer):
+    events = UserEventSerializer(many=True)
+    next = serializers.CharField(
+        allow_null=True, help_text="The cursor of the next page (?since=); null on the last."
+    )
+
+
+_REFUSALS = {
+    400: "validation_error: every problem is listed under errors; nothing was changed.",
+    401: "authentication_failed: missing or wrong x-access-key / x-access-secret.",
+    403: "permission_denied: the role lacks the permission this needs.",
+    404: "not_found: no such user in this channel.",
+    429: "rate_limited: retry after the Retry-After header's seconds.",
+}
+
+
+def refusals(*codes: int) -> dict[int, OpenApiResponse]:
+    """The error responses CODES can be, in the error shape (401, 403 and 429 always)."""
+    return {
+        code: OpenApiResponse(ApiErrorSerializer, description=_REFUSALS[code])
+        for code in sorted({*codes, 401, 403, 429})
+    }
+
+
+ID = OpenApiParameter("id", str, OpenApiParameter.PATH, description="The user's id.")
+MEMBER_ID = OpenApiParameter(
+    "memberId", str, OpenApiParameter.PATH, description="The customer's id on the business's site."
+)
+EVENT_LIST_PARAMETERS = [
+    OpenApiParameter("sortOrder", str, enum=list(users.SORT_ORDERS), default="desc"),
+    OpenApiParameter(
+        "limit", int, description=f"1 to {users.LIST_LIMIT_MAX}", default=users.LIST_LIMIT_DEFAULT
+    ),
+    OpenApiParameter("since", str, description="The `next` cursor of the previous page."),
+]
+
+
+def _user(contact: Any, code: int = status.HTTP_200_OK) -> Response:
+    return Response({"user": user_object(contact)}, status=code)
+
+
+# --- views ---------------------------------------------------------------------------------
+
+
+class UsersView(OpenApiView):
+    permissions_by_method = {"POST": Permission.CONTACTS_EDIT}
+
+    @extend_schema(
+        operation_id="users_create",
+        request=UserCreateSerializer,
+        responses={201: UserEnvelopeSerializer, **refusals(400)},
+        tags=TAGS,
+    )
+    def post(self, request: Request) -> Response:
+        """Create a lead (needs an email or a mobile number); needs contacts_edit."""
+        contact = users.user_create(viewer=self.viewer, data=request.data)
+        return _user(contact, status.HTTP_201_CREATED)
+
+
+class UserView(OpenApiView):
+    permissions_by_method = {
+        "GET": Permission.CONTACTS_VIEW,
+        "PATCH": Permission.CONTACTS_EDIT,
+        "DELETE": Permission.CONTACTS_DELETE,
+    }
+
+    @extend_schema(
+        operation_id="users_get",
+        parameters=[ID],
+        responses={200: UserEnvelopeSerializer, **refusals(404)},
+        tags=TAGS,
+    )
+    def get(self, request: Request, id: str) -> Response:
+        """One user; needs contacts_view."""
+        return _user(users.user_get(viewer=self.viewer, user_id=id))
+
+    @extend_schema(
+        operation_id="users_update",
+        parameters=[ID],
+        request=UserWriteSerializer,
+        responses={200: UserEnvelopeSerializer, **refusals(400, 404)},
+        tags=TAGS,
+    )
+    def patch(self, request: Request, id: str) -> Response:
+        """Set/remove profile keys, fill empty ones, replace tags, set opt-outs; contacts_edit."""
+        contact = users.user_get(viewer=self.viewer, user_id=id)
+        return _user(users.user_update(viewer=self.viewer, contact=contact, data=request.data))
+
+    @extend_schema(
+        operation_id="users_delete",
+        parameters=[ID],
+        request=None,
+        responses={204: None, **refusals(404)},
+        tags=TAGS,
+    )
+    def delete(self, request: Request, id: str) -> Response:
+        """Delete the user with its events and activity; needs contacts_delete."""
+        contact = users.user_get(viewer=self.viewer, user_id=id)
+        users.user_delete(viewer=self.viewer, contact=contact)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MemberView(OpenApiView):
+    permissions_by_method = {
+        "GET": Permission.CONTACTS_VIEW,
+        "PUT": Permission.CONTACTS_EDIT,
+        "DELETE": Permission.CONTACTS_DELETE,
+    }
+
+    @extend_schema(
+        operation_id="users_get_by_member_id",
+        parameters=[MEMBER_ID],
+        responses={200: UserEnvelopeSerializer, **refusals(404)},
+        tags=TAGS,
+    )
+    def get(self, request: Request, memberId: str) -> Response:
+        """One user by member id; needs contacts_view."""
+        return _user(users.user_get_by_member_id(viewer=self.viewer, member_id=memberId))
+
+    @extend_schema(
+        operation_id="users_upsert_by_member_id",
+        parameters=[MEMBER_ID],
+        request=UserWriteSerializer,
+        responses={
+            200: OpenApiResponse(UserEnvelopeSerializer, description="Updated."),
+            201: OpenApiResponse(UserEnvelopeSerializer, description="Created."),
+            **refusals(400),
+        },
+        tags=TAGS,
+    )
+    def put(self, request: Request, memberId: str) -> Response:
+        """Create the member or update it (the PATCH body), in one statement; contacts_edit."""
+        contact, created = users.user_upsert_by_member_id(
+            viewer=self.viewer, member_id=memberId, data=request.data
+        )
+        return _user(contact, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(
+        operation_id="users_delete_by_member_id",
+        parameters=[MEMBER_ID],
+        request=None,
+        responses={204: None, **refusals(404)},
+        tags=TAGS,
+    )
+    def delete(self, request: Request, memberId: str) -> Response:
+        """Delete the member with its events and activity; needs contacts_delete."""
+        contact = users.user_get_by_member_id(viewer=self.viewer, member_id=memberId)
+        users.user_delete(viewer=self.viewer, contact=contact)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class UserBlockView(OpenApiView):
+    permissions_by_method = {"POST": Permission.BLOCK, "DELETE": Permission.BLOCK}
+
+    @extend_schema(
+        operation_id="users_block",
+        parameters=[ID],
+        request=UserBlockSerializer,
+        responses={200: UserEnvelopeSerializer, **refusals(400, 404)},
+        tags=TAGS,
+    )
+    def post(self, request: Request, id: str) -> Response:
+        """Block (who, when, why are recorded; a blocked user stays as blocked); needs block."""
+        contact = users.user_get(viewer=self.viewer, user_id=id)
+        return _user(users.user_block(viewer=self.viewer, contact=contact, data=request.data))
+
+    @extend_schema(
+        operation_id="users_unblock",
+        parameters=[ID],
+        request=None,
+        responses={200: UserEnvelopeSerializer, **refusals(404)},
+        tags=TAGS,
+    )
+    def delete(self, request: Request, id: str) -> Response:
+        """Unblock; needs block."""
+        contact = users.user_get(viewer=self.viewer, user_id=id)
+        return _user(users.user_unblock(viewer=self.viewer, contact=contact))
+
+
+class UserTouchView(OpenApiView):
+    permissions_by_method = {"POST": Permission.CONTACTS_EDIT}
+
+    @extend_schema(
+        operation_id="users_touch",
+        parameters=[ID],
+        request=None,
+        responses={200: UserEnvelopeSerializer, **refusals(404)},
+        tags=TAGS,
+    )
+    def post(self, request: Request, id: str) -> Response:
+        """Count a visit now: lastSeenAt and sessionsCount (no platform); needs contacts_edit."""
+        contact = users.user_get(viewer=self.viewer, user_id=id)
+        return _user(users.user_touch(viewer=self.viewer, contact=contact))
+
+
+class UserEventsView(OpenApiView):
+    permissions_by_method = {"GET": Permission.CONTACTS_VIEW, "POST": Permission.CONTACTS_EDIT}
+
+    @extend_schema(
+        operation_id="users_events_list",
+        parameters=[ID, *EVENT_LIST_PARAMETERS],
+        responses={200: UserEventsPageSerializer, **refusals(400, 404)},
+        tags=TAGS,
+    )
+    def get(self, request: Request, id: str) -> Response:
+        """The user's events, newest first (sortOrder=asc: oldest first); needs contacts_view."""
+        contact = users.user_get(viewer=self.viewer, user_id=id)
+        page = users.user_events_page(
+            viewer=self.viewer, contact=contact, params=request.query_params
+        )
+        return Response({"events": [event_object(e) for e in page.events], "next": page.next})
+
+    @extend_schema(
+        operation_id="users_events_create",
+        parameters=[ID],
+        request=UserEventCreateSerializer,
+        responses={201: UserEventEnvelopeSerializer, **refusals(400, 404)},
+        tags=TAGS,
+    )
+    def post(self, request: Request, id: str) -> Response:
+        """Record an event {"name", "property"} now; needs contacts_edit."""
+        contact = users.user_get(viewer=self.viewer, user_id=id)
+        event = users.user_event_create(viewer=self.viewer, contact=contact, data=request.data)
+        return Response({"event": event_object(event)}, status=status.HTTP_201_CREATED)

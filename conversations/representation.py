@@ -1,0 +1,48 @@
+"""The userChat object of the API: the one place a conversation is turned into output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contacts.representation import epoch_ms
+from conversations.models import Conversation, Message, StarterType
+
+
+def started_by_object(conversation: Conversation) -> dict[str, Any]:
+    """Who started CONVERSATION: a manager or an API credential (id null once deleted)."""
+    if conversation.started_by_type == StarterType.API:
+        credential = conversation.started_by_credential
+        return {
+            "type": "api",
+            "id": None if credential is None else str(credential.pk),
+            # Never the access key: it is half of the credential.
+            "name": ""
+            if credential is None
+            else credential.name or f"API credential {credential.pk}",
+        }
+    user = conversation.started_by
+    if user is None:
+        return {"type": "manager", "id": None, "name": ""}
+    full_name = user.get_full_name() if hasattr(user, "get_full_name") else ""
+    return {"type": "manager", "id": str(user.pk), "name": full_name or user.get_username()}
+
+
+def user_chat_object(conversation: Conversation, first_message: Message | None) -> dict[str, Any]:
+    """CONVERSATION as the API's userChat object."""
+    return {
+        "id": str(conversation.pk),
+        "channelId": str(conversation.channel_id),
+        "userId": str(conversation.contact_id),
+        "medium": conversation.medium,
+        "state": conversation.state,
+        "startedBy": started_by_object(conversation),
+        "firstMessage": None
+        if first_message is None
+        else {
+            "plainText": first_message.plain_text,
+            "createdAt": epoch_ms(first_message.created_at),
+        },
+        "createdAt": epoch_ms(conversation.created_at),
+        "updatedAt": epoch_ms(conversation.updated_at),
+        "closedAt": epoch_ms(conversation.closed_at),
+    }
