@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from contacts import segments, services
 from contacts.filtering import quick_search_q
 from contacts.listing import contact_filtered
-from contacts.models import Contact, Event, Segment, Tag
+from contacts.models import Contact, ContactType, Event, Segment, Tag
 from crm.admin_scoping import ChannelListFilter, ChannelScopedAdmin
 from crm.errors import InvalidInput
 from crm.permissions import Permission, viewer_for_user
@@ -82,6 +82,20 @@ class ContactForm(forms.ModelForm):
             raise ValidationError(error.message_dict["tags"]) from error
 
 
+class ContactTypeListFilter(admin.SimpleListFilter):
+    """Member / lead / anonymous from the fixed choices (never a DISTINCT over all contacts)."""
+
+    title = "type"
+    parameter_name = "type"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(str(value), str(label)) for value, label in ContactType.choices]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        return queryset.filter(type=value) if value in ContactType.values else queryset
+
+
 class SegmentListFilter(admin.SimpleListFilter):
     """Contacts of a saved segment, compiled by the one filter language."""
 
@@ -131,7 +145,7 @@ class ContactAdmin(ChannelScopedAdmin):
         "blocked",
         "channel",
     ]
-    list_filter = ["type", "blocked", ChannelListFilter, SegmentListFilter]
+    list_filter = [ContactTypeListFilter, "blocked", ChannelListFilter, SegmentListFilter]
     list_select_related = ["channel"]
     search_fields = ["member_id"]  # the search box runs the product's quick search instead
     readonly_fields = BUILT_IN_READ_ONLY

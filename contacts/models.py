@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Case, F, Func, Q, Value, When
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce, Upper
-from django.db.models.lookups import LessThanOrEqual
+from django.db.models.lookups import LessThan, LessThanOrEqual
 
 from crm.models import Channel
 from profile_schema.validation import MAX_PROFILE_BYTES, MAX_PROFILE_KEYS
@@ -137,8 +137,13 @@ class Contact(models.Model):
                 ),
                 name="contact_profile_at_most_15kb",
             ),
+            # A profile under 2,000 bytes cannot hold 257 keys (each takes at least 8), so
+            # only larger ones pay for counting them.
             models.CheckConstraint(
-                condition=LessThanOrEqual(
+                condition=LessThan(
+                    Func(Cast("profile", models.TextField()), function="octet_length"), 2000
+                )
+                | LessThanOrEqual(
                     Func("profile", function=JSONB_KEY_COUNT_FUNCTION), MAX_PROFILE_KEYS
                 ),
                 name="contact_profile_at_most_256_keys",
@@ -196,7 +201,10 @@ class Contact(models.Model):
 class Tag(models.Model):
     """A tag in the channel's catalogue (at most 1,000 per channel)."""
 
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="tags")
+    # No index of its own: the unique (channel, name) key leads with it.
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, related_name="tags", db_index=False
+    )
     name = models.CharField(max_length=TAG_MAX_LENGTH)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -218,7 +226,8 @@ class Tag(models.Model):
 class Event(models.Model):
     """Something a contact did (a page view, a checkout), with its properties."""
 
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: both event indexes lead with it.
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+", db_index=False)
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="events")
     name = models.CharField(max_length=EVENT_NAME_MAX_LENGTH)
     properties = models.JSONField(default=dict, blank=True)

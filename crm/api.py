@@ -8,6 +8,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 
@@ -133,3 +134,26 @@ class ApiErrorSerializer(serializers.Serializer):
     )
     message = serializers.CharField()
     errors = ProblemSerializer(many=True)  # type: ignore[assignment]
+
+
+REFUSAL_DESCRIPTIONS = {
+    400: "validation_error: every problem is listed under errors; nothing was changed.",
+    401: "authentication_failed: missing or wrong x-access-key / x-access-secret.",
+    403: "permission_denied: the role lacks the permission this needs.",
+    404: "not_found: nothing with that id in this channel.",
+    409: "conflict: the request clashes with the current state; nothing was changed.",
+    429: "rate_limited: retry after the Retry-After header's seconds.",
+}
+
+
+def refusals(*codes: int, always: tuple[int, ...] = (401, 403, 429)) -> dict[int, OpenApiResponse]:
+    """OpenAPI error responses for CODES in the error shape (plus ALWAYS: 401, 403, 429)."""
+    return {
+        code: OpenApiResponse(ApiErrorSerializer, description=REFUSAL_DESCRIPTIONS[code])
+        for code in sorted({*codes, *always})
+    }
+
+
+def sdk_refusals() -> dict[int, OpenApiResponse]:
+    """The refusals of every /sdk/v1 call: bad input, bad key or token, rate limit."""
+    return refusals(400, 401, 429, always=())

@@ -15,6 +15,7 @@ from contacts import segments
 from contacts.listing import ContactPage, contact_list_page, limit_parse
 from contacts.models import Segment
 from contacts.representation import user_object
+from crm.api import refusals
 from crm.api_auth import OpenApiView
 from crm.errors import InvalidInput, Problem
 from crm.permissions import Permission, Viewer
@@ -94,7 +95,7 @@ class UserListView(OpenApiView):
 
     @extend_schema(
         parameters=LIST_PARAMETERS,
-        responses={200: UserListSerializer},
+        responses={200: UserListSerializer, **refusals(400)},
         operation_id="users_list",
         tags=["users"],
     )
@@ -118,7 +119,7 @@ class UserSearchView(OpenApiView):
 
     @extend_schema(
         request=SearchRequestSerializer,
-        responses={200: UserListSerializer},
+        responses={200: UserListSerializer, **refusals(400)},
         operation_id="users_search",
         tags=["users"],
     )
@@ -151,7 +152,9 @@ class SegmentListView(OpenApiView):
     permissions_by_method = {"GET": Permission.CONTACTS_VIEW, "POST": Permission.CONTACTS_EDIT}
 
     @extend_schema(
-        responses={200: SegmentListEnvelope}, operation_id="segments_list", tags=["segments"]
+        responses={200: SegmentListEnvelope, **refusals()},
+        operation_id="segments_list",
+        tags=["segments"],
     )
     def get(self, request: Request) -> Response:
         found = Segment.objects.filter(channel=self.viewer.channel).order_by("name", "id")
@@ -159,7 +162,7 @@ class SegmentListView(OpenApiView):
 
     @extend_schema(
         request=SegmentSerializer,
-        responses={201: SegmentEnvelope},
+        responses={201: SegmentEnvelope, **refusals(400, 409)},
         operation_id="segments_create",
         tags=["segments"],
     )
@@ -181,18 +184,22 @@ class SegmentDetailView(OpenApiView):
         "DELETE": Permission.CONTACTS_EDIT,
     }
 
-    @extend_schema(responses={200: SegmentEnvelope}, operation_id="segments_get", tags=["segments"])
-    def get(self, request: Request, segment_id: str) -> Response:
-        return Response({"segment": segments.segment_object(segment_get(self.viewer, segment_id))})
+    @extend_schema(
+        responses={200: SegmentEnvelope, **refusals(404)},
+        operation_id="segments_get",
+        tags=["segments"],
+    )
+    def get(self, request: Request, id: str) -> Response:
+        return Response({"segment": segments.segment_object(segment_get(self.viewer, id))})
 
     @extend_schema(
         request=SegmentSerializer(partial=True),
-        responses={200: SegmentEnvelope},
+        responses={200: SegmentEnvelope, **refusals(400, 404, 409)},
         operation_id="segments_update",
         tags=["segments"],
     )
-    def patch(self, request: Request, segment_id: str) -> Response:
-        segment = segment_get(self.viewer, segment_id)
+    def patch(self, request: Request, id: str) -> Response:
+        segment = segment_get(self.viewer, id)
         body = SegmentSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
         updated = segments.segment_update(
@@ -203,9 +210,11 @@ class SegmentDetailView(OpenApiView):
         )
         return Response({"segment": segments.segment_object(updated)})
 
-    @extend_schema(responses={204: None}, operation_id="segments_delete", tags=["segments"])
-    def delete(self, request: Request, segment_id: str) -> Response:
-        segments.segment_delete(segment=segment_get(self.viewer, segment_id))
+    @extend_schema(
+        responses={204: None, **refusals(404)}, operation_id="segments_delete", tags=["segments"]
+    )
+    def delete(self, request: Request, id: str) -> Response:
+        segments.segment_delete(segment=segment_get(self.viewer, id))
         return Response(status=204)
 
 
@@ -216,12 +225,12 @@ class SegmentUsersView(OpenApiView):
 
     @extend_schema(
         parameters=LIST_PARAMETERS[2:],
-        responses={200: UserListSerializer},
+        responses={200: UserListSerializer, **refusals(400, 404)},
         operation_id="segments_users",
         tags=["segments"],
     )
-    def get(self, request: Request, segment_id: str) -> Response:
-        segment = segment_get(self.viewer, segment_id)
+    def get(self, request: Request, id: str) -> Response:
+        segment = segment_get(self.viewer, id)
         params = request.query_params
         page = contact_list_page(
             viewer=self.viewer,

@@ -5,6 +5,6 @@ from contacts.api import lists
 urlpatterns = [
     path("users/search", lists.UserSearchView.as_view(), name="users-search"),
     path("segments", lists.SegmentListView.as_view(), name="segments"),
-    path("segments/<str:segment_id>", lists.SegmentDetailView.as_view(), name="segment"),
-    path("segments/<str:segment_id>/users", lists.SegmentUsersView.as_view(), name="segment-users"),
+    path("segments/<str:id>", lists.SegmentDetailView.as_view(), name="segment"),
+    path("segments/<str:id>/users", lists.SegmentUsersView.as_view(), name="segment-users"),
 ]

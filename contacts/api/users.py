@@ -21,7 +21,7 @@ from contacts import users
 from contacts.events import event_object
 from contacts.models import ContactType
 from contacts.representation import user_object
-from crm.api import ApiErrorSerializer
+from crm.api import refusals
 from crm.api_auth import OpenApiView
 from crm.permissions import Permission
 
@@ -146,23 +146,6 @@ class UserEventsPageSerializer(serializers.Serializer):
     next = serializers.CharField(
         allow_null=True, help_text="The cursor of the next page (?since=); null on the last."
     )
-
-
-_REFUSALS = {
-    400: "validation_error: every problem is listed under errors; nothing was changed.",
-    401: "authentication_failed: missing or wrong x-access-key / x-access-secret.",
-    403: "permission_denied: the role lacks the permission this needs.",
-    404: "not_found: no such user in this channel.",
-    429: "rate_limited: retry after the Retry-After header's seconds.",
-}
-
-
-def refusals(*codes: int) -> dict[int, OpenApiResponse]:
-    """The error responses CODES can be, in the error shape (401, 403 and 429 always)."""
-    return {
-        code: OpenApiResponse(ApiErrorSerializer, description=_REFUSALS[code])
-        for code in sorted({*codes, 401, 403, 429})
-    }
 
 
 ID = OpenApiParameter("id", str, OpenApiParameter.PATH, description="The user's id.")

@@ -17,6 +17,7 @@ from contacts.models import Contact
 from contacts.representation import user_object
 from contacts.sdk import serializers as s
 from contacts.sdk.context import visit_context
+from crm.api import sdk_refusals
 from crm.errors import AuthenticationFailed, RateLimited
 from crm.models import Channel
 from crm.ratelimit import RateDecision, limit_parse, rate_limit_hit
@@ -78,7 +79,7 @@ class SdkView(APIView):
 class BootView(SdkView):
     @extend_schema(
         request=s.BootRequestSerializer,
-        responses={200: s.BootResponseSerializer},
+        responses={200: s.BootResponseSerializer, **sdk_refusals()},
         operation_id="sdk_boot",
         tags=["sdk"],
     )
@@ -120,7 +121,7 @@ class BootView(SdkView):
 class UserView(SdkView):
     @extend_schema(
         request=s.ProfileWriteSerializer,
-        responses={200: s.UserResponseSerializer},
+        responses={200: s.UserResponseSerializer, **sdk_refusals()},
         parameters=[SESSION_HEADER],
         operation_id="sdk_update_user",
         tags=["sdk"],
@@ -137,7 +138,7 @@ class UserView(SdkView):
 class EventsView(SdkView):
     @extend_schema(
         request=s.EventRequestSerializer,
-        responses={200: s.EventResponseSerializer},
+        responses={200: s.EventResponseSerializer, **sdk_refusals()},
         parameters=[SESSION_HEADER],
         operation_id="sdk_track",
         tags=["sdk"],
@@ -160,7 +161,7 @@ class EventsView(SdkView):
 class TagsView(SdkView):
     @extend_schema(
         request=s.TagsRequestSerializer,
-        responses={200: s.UserResponseSerializer},
+        responses={200: s.UserResponseSerializer, **sdk_refusals()},
         parameters=[SESSION_HEADER],
         operation_id="sdk_tags",
         tags=["sdk"],

@@ -290,3 +290,17 @@ def test_the_segment_filter_lists_the_segments_contacts(
     assert "VipKim" in body and "PlainLee" not in body
     assert "Secret plan" not in body
     assert "VipKim" not in foreign and "PlainLee" not in foreign
+
+
+@pytest.mark.django_db
+def test_the_type_filter_offers_the_fixed_choices_without_scanning(channel: Channel) -> None:
+    ContactFactory(channel=channel, name="LeadKim")
+    ContactFactory(channel=channel, name="MemberLee", member_id="m-1")
+    client = client_for(channel, "basic")
+    url = reverse("admin:contacts_contact_changelist")
+
+    queries = changelist_queries(client)
+    members = client.get(url, {"type": "member"}).content.decode()
+
+    assert not [sql for sql in queries if "DISTINCT" in sql.upper()]
+    assert "MemberLee" in members and "LeadKim" not in members

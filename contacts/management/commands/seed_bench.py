@@ -1,26 +1,41 @@
-"""Bulk benchmark data: `bench-*` channels with many contacts and events, generated in SQL."""
+"""Bulk benchmark data: `bench-*` channels with many contacts and events, generated in SQL.
+
+`manage.py seed_bench --contacts N --channels M [--seed S] [--events-per-contact E] [--reset]`.
+PostgreSQL generates the rows itself (INSERT ... SELECT FROM generate_series, 50,000 contacts
+and their events per statement, in parallel sessions) while the two tables' secondary indexes
+and foreign keys are dropped; they are rebuilt and validated afterwards (docs/performance.md).
+An error or Ctrl-C restores them; a killed process (SIGKILL) cannot, so `-v 2` first prints the
+statements that do.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import queue
+import random
+import sys
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connection, transaction
-from psycopg import sql
+from django.db import DatabaseError, connection, transaction
 from tqdm import tqdm
 
 from contacts.models import Contact, Event
 from contacts.services import tag_catalogue_ensure
 from crm.models import Channel, Plan
 from crm.services import channel_create
-from profile_schema.models import FieldType, ProfileField
+from profile_schema.models import FieldType
+from profile_schema.services import profile_field_create
 
 CHANNEL_PREFIX = "bench-"
+CHANNEL_REGEX = r"^bench-[0-9]+$"
 BIG_TENANT_SHARE = 0.6
 TABLES = (Contact._meta.db_table, Event._meta.db_table)
 
@@ -38,9 +53,12 @@ CITIES = (("Seoul", "KR", 40), ("Busan", "KR", 12), ("Incheon", "KR", 10), ("Dae
           ("Los Angeles", "US", 2))  # fmt: skip
 LANGUAGES = (("ko", 90), ("en", 7), ("ja", 3))
 # (source, medium, referrer, weight)
-UTM = (("naver", "cpc", "https://search.naver.com/", 30), ("google", "cpc", "https://www.google.com/", 25),
-       ("kakao", "social", "https://pf.kakao.com/", 15), ("instagram", "social", "https://l.instagram.com/", 12),
-       ("facebook", "social", "https://m.facebook.com/", 5), ("newsletter", "email", "https://mail.naver.com/", 8),
+UTM = (("naver", "cpc", "https://search.naver.com/", 30),
+       ("google", "cpc", "https://www.google.com/", 25),
+       ("kakao", "social", "https://pf.kakao.com/", 15),
+       ("instagram", "social", "https://l.instagram.com/", 12),
+       ("facebook", "social", "https://m.facebook.com/", 5),
+       ("newsletter", "email", "https://mail.naver.com/", 8),
        ("youtube", "video", "https://www.youtube.com/", 5))  # fmt: skip
 CAMPAIGNS = (("spring_sale", 30), ("black_friday", 20), ("new_arrivals", 15), ("membership", 12),
              ("retarget", 10), ("chuseok_gift", 8), ("app_install", 5))  # fmt: skip
@@ -59,8 +77,10 @@ WEB = (("Chrome 131", "Chrome", "Windows 11", "Windows", "Desktop", 30),
        ("Edge 131", "Edge", "Windows 10", "Windows", "Desktop", 5),
        ("Whale 4", "Whale", "Windows 11", "Windows", "Desktop", 5))  # fmt: skip
 # (app version, os, os name, device, weight)
-APP = (("3.3.1", "Android 15", "Android", "Galaxy S25", 25), ("3.3.1", "iOS 18", "iOS", "iPhone 16", 25),
-       ("3.2.0", "Android 14", "Android", "Galaxy A56", 20), ("3.2.0", "iOS 17", "iOS", "iPhone 14", 15),
+APP = (("3.3.1", "Android 15", "Android", "Galaxy S25", 25),
+       ("3.3.1", "iOS 18", "iOS", "iPhone 16", 25),
+       ("3.2.0", "Android 14", "Android", "Galaxy A56", 20),
+       ("3.2.0", "iOS 17", "iOS", "iPhone 14", 15),
        ("3.1.4", "Android 13", "Android", "Galaxy S22", 15))  # fmt: skip
 BLOCK_REASONS = ("Abusive messages", "Spam", "Fraudulent orders")
 EVENT_NAMES = (("PageView", 45), ("ProductView", 20), ("AddToCart", 10), ("Search", 8),
@@ -86,14 +106,21 @@ EXTRA_FIELDS = (("age", "Age", FieldType.NUMBER), ("gender", "Gender", FieldType
                 ("couponCount", "Coupons", FieldType.NUMBER))  # fmt: skip
 
 
-def _weighted(rows: Sequence[tuple[Any, ...]], column: int = 0) -> list[Any]:
-    """COLUMN of ROWS, each value repeated as often as its row's weight (the last item)."""
-    return [row[column] for row in rows for _ in range(row[-1])]
+def _weighted(rows: Sequence[tuple[Any, ...]], column: int = 0) -> dict[str, list[Any]]:
+    """COLUMN of ROWS, and where in [0, 1) each row's share of the weights (last item) starts."""
+    total = sum(row[-1] for row in rows)
+    starts = [sum(row[-1] for row in rows[:index]) / total for index in range(len(rows))]
+    return {"values": [row[column] for row in rows], "starts": starts}
+
+
+def _uniform(values: Sequence[str]) -> dict[str, list[Any]]:
+    return _weighted([(value, 1) for value in values])
 
 
 def _some_of(prefix: str, choices: Sequence[tuple[str, float]]) -> tuple[str, dict[str, Any]]:
     """A text[] SQL expression holding each choice with its probability, and its parameters."""
-    parts, params = [], {}
+    parts: list[str] = []
+    params: dict[str, Any] = {}
     for index, (value, probability) in enumerate(choices):
         parts.append(f"CASE WHEN random() < %({prefix}_p{index})s THEN %({prefix}_v{index})s END")
         params[f"{prefix}_p{index}"], params[f"{prefix}_v{index}"] = probability, value
@@ -101,17 +128,17 @@ def _some_of(prefix: str, choices: Sequence[tuple[str, float]]) -> tuple[str, di
 
 
 def _pick(name: str, draw: str) -> str:
-    """SQL for the element of the text[] parameter NAME chosen by the uniform DRAW in [0, 1)."""
-    return f"(%({name})s::text[])[1 + floor({draw} * cardinality(%({name})s::text[]))::int]"
+    """SQL for the value of vocabulary NAME that the uniform DRAW in [0, 1) falls on."""
+    return f"(%({name})s::text[])[width_bucket({draw}, %({name}_starts)s::float8[])]"
 
 
 TAGS_SQL, TAGS_PARAMS = _some_of("tag", TAGS)
 INTERESTS_SQL, INTERESTS_PARAMS = _some_of("interest", INTERESTS)
 
-VOCABULARY: dict[str, list[str]] = {
+VOCABULARY: dict[str, dict[str, list[Any]]] = {
     "surname": _weighted(SURNAMES),
     "roman": _weighted(SURNAMES, 1),
-    "given": GIVEN,
+    "given": _uniform(GIVEN),
     "domain": _weighted(DOMAINS),
     "city": _weighted(CITIES),
     "country": _weighted(CITIES, 1),
@@ -123,7 +150,7 @@ VOCABULARY: dict[str, list[str]] = {
     "tier": _weighted(TIERS),
     "gender": _weighted(GENDERS),
     "category": _weighted(CATEGORIES),
-    "memo": list(MEMOS),
+    "memo": _uniform(MEMOS),
     "browser": _weighted(WEB),
     "browser_name": _weighted(WEB, 1),
     "os": _weighted(WEB, 2),
@@ -133,59 +160,93 @@ VOCABULARY: dict[str, list[str]] = {
     "app_os": _weighted(APP, 1),
     "app_os_name": _weighted(APP, 2),
     "app_device": _weighted(APP, 3),
-    "block_reason": list(BLOCK_REASONS),
+    "block_reason": _uniform(BLOCK_REASONS),
     "event_name": _weighted(EVENT_NAMES),
-    "page": list(PAGES),
-    "search": list(SEARCHES),
+    "page": _uniform(PAGES),
+    "search": _uniform(SEARCHES),
 }
+VOCABULARY_PARAMS: dict[str, list[Any]] = {
+    f"{name}{suffix}": column[key]
+    for name, column in VOCABULARY.items()
+    for key, suffix in (("values", ""), ("starts", "_starts"))
+}
+
+# A contact's profile: (key, whether the value is a JSON string, its SQL); NULL leaves it out.
+PROFILE_FIELDS: tuple[tuple[str, bool, str], ...] = (
+    ("name", True, "CASE WHEN kind <> 'anonymous' THEN full_name END"),
+    ("email", True, "CASE WHEN kind <> 'anonymous' AND (r_email < 0.9 OR r_mobile >= 0.85)"
+                    f" THEN roman || '.' || n || '@' || {_pick('domain', 'r_domain')} END"),
+    ("mobileNumber", True, "CASE WHEN kind <> 'anonymous' AND r_mobile < 0.85"
+                           " THEN '+8210' || lpad(floor(r_phone * 1e8)::bigint::text, 8, '0') END"),
+    ("landlineNumber", True, "CASE WHEN kind = 'lead' AND r_mobile > 0.9 THEN '+822'"
+                             " || lpad(floor(r_phone * 1e7)::bigint::text, 7, '0') END"),
+    ("referrer", True, f"CASE WHEN r_utm < 0.65 THEN {_pick('referrer', 'r_src')} END"),
+    ("utmSource", True, f"CASE WHEN r_utm < 0.65 THEN {_pick('utm_source', 'r_src')} END"),
+    ("utmMedium", True, f"CASE WHEN r_utm < 0.65 THEN {_pick('utm_medium', 'r_src')} END"),
+    ("utmCampaign", True, f"CASE WHEN r_utm < 0.65 THEN {_pick('campaign', 'r_campaign')} END"),
+    ("lastUtmSource", True, f"CASE WHEN r_utm < 0.65 THEN {_pick('utm_source', 'r_last')} END"),
+    ("lastUtmMedium", True, f"CASE WHEN r_utm < 0.65 THEN {_pick('utm_medium', 'r_last')} END"),
+    ("lastUtmCampaign", True, f"CASE WHEN r_utm < 0.65 THEN {_pick('campaign', 'r_last')} END"),
+    ("age", False, "CASE WHEN kind = 'member' THEN 18 + floor(power(r_age, 1.4) * 60)::int END"),
+    ("gender", True, f"CASE WHEN kind = 'member' THEN {_pick('gender', 'r_age')} END"),
+    ("planTier", True, f"CASE WHEN kind = 'member' THEN {_pick('tier', 'r_tier')} END"),
+    ("points", False, "CASE WHEN kind = 'member' THEN floor(power(r_tier, 3) * 100000)::int END"),
+    ("signupDate", True, "CASE WHEN kind = 'member'"
+                         " THEN to_char(created_at AT TIME ZONE 'Asia/Seoul', 'YYYY-MM-DD') END"),
+    ("lastCheckoutCompletedAt", False, "CASE WHEN kind = 'member' AND r_order < 0.45"
+                                       " THEN floor(extract(epoch FROM checkout_at) * 1000) END"),
+    ("orderCount", False, "CASE WHEN kind = 'member' THEN floor(power(r_order, 2) * 40)::int END"),
+    ("totalSpent", False, "CASE WHEN kind = 'member' THEN floor(power(r_order, 2) * 40)::int"
+                          " * (5000 + floor(r_spent * 95000)::int) END"),
+    ("interests", False, "CASE WHEN kind <> 'anonymous'"
+                         f" THEN array_to_json(NULLIF({INTERESTS_SQL}, '{{}}'::text[])) END"),
+    ("marketingOptIn", False, "CASE WHEN kind <> 'anonymous' THEN r_spent < 0.6 END"),
+    ("favoriteCategory", True, "CASE WHEN kind = 'member'"
+                               f" THEN {_pick('category', 'r_spent')} END"),
+    ("couponCount", False, "CASE WHEN kind = 'member' THEN floor(power(r_spent, 4) * 12)::int END"),
+    ("description", True, "CASE WHEN kind <> 'anonymous' AND r_memo < 0.03"
+                          f" THEN {_pick('memo', 'r_memo * 33.3')} END"),
+)  # fmt: skip
+
+
+def _json_object(fields: Sequence[tuple[str, bool, str]]) -> str:
+    """SQL for a jsonb object of FIELDS, assembled as text (twice as fast as jsonb_build_object).
+
+    String values go between quotes unescaped: they are digits, dates and vocabulary words,
+    which _json_safe() checks need no escaping.
+    """
+    parts = []
+    for key, is_string, value in fields:
+        text = f"'\"' || ({value}) || '\"'" if is_string else f"({value})::text"
+        parts.append(f"'\"{key}\":' || {text}")
+    return f"('{{' || concat_ws(',', {', '.join(parts)}) || '}}')::jsonb"
+
+
+def _json_safe(vocabulary: dict[str, dict[str, list[Any]]]) -> None:
+    for name, column in vocabulary.items():
+        for value in column["values"]:
+            if isinstance(value, str) and (set(value) & set('"\\') or not value.isprintable()):
+                raise ValueError(f"Vocabulary {name!r}: {value!r} would need JSON escaping.")
+
+
+_json_safe(VOCABULARY)
+PROFILE_SQL = _json_object(PROFILE_FIELDS)
 
 # One statement per batch: contacts n = lo..hi (id = contact_base + n), then their events
 # through a data-modifying CTE. Layers: draws (r) -> derived values (d) -> visit times (v).
 INSERT_SQL = f"""
 WITH ins AS (
 INSERT INTO contacts_contact (
-    id, channel_id, type, member_id, veil_id, name, profile, tags, city, country, language,
+    id, channel_id, member_id, veil_id, profile, tags, city, country, language,
     sessions_count, last_seen_at, web_browser, web_browser_name, web_os, web_os_name, web_device,
     web_last_seen_at, web_sessions_count, mobile_app_name, mobile_app_version, mobile_os,
     mobile_os_name, mobile_device, mobile_last_seen_at, mobile_sessions_count, has_push_token,
     unsubscribe_email, unsubscribe_texting, has_chat, blocked, blocked_at, blocked_by_id,
     blocked_reason, created_at, updated_at)
 SELECT
-    %(contact_base)s + n, channel_id, kind, CASE WHEN kind = 'member' THEN 'm-' || n END,
+    %(contact_base)s + n, channel_id, CASE WHEN kind = 'member' THEN 'm-' || n END,
     CASE WHEN kind = 'anonymous' OR r_veil < 0.6 THEN md5(%(seed_text)s || ':' || n) END,
-    CASE WHEN kind <> 'anonymous' THEN full_name ELSE '' END,
-    jsonb_strip_nulls(jsonb_build_object(
-        'name', CASE WHEN kind <> 'anonymous' THEN full_name END,
-        'email', CASE WHEN kind <> 'anonymous' AND r_email < 0.9
-            THEN roman || '.' || n || '@' || {_pick("domain", "r_domain")} END,
-        'mobileNumber', CASE WHEN kind <> 'anonymous' AND r_mobile < 0.85
-            THEN '+8210' || lpad(floor(r_phone * 100000000)::bigint::text, 8, '0') END,
-        'landlineNumber', CASE WHEN kind = 'lead' AND r_mobile > 0.9
-            THEN '+822' || lpad(floor(r_phone * 10000000)::bigint::text, 7, '0') END,
-        'referrer', CASE WHEN r_utm < 0.65 THEN {_pick("referrer", "r_src")} END,
-        'utmSource', CASE WHEN r_utm < 0.65 THEN {_pick("utm_source", "r_src")} END,
-        'utmMedium', CASE WHEN r_utm < 0.65 THEN {_pick("utm_medium", "r_src")} END,
-        'utmCampaign', CASE WHEN r_utm < 0.65 THEN {_pick("campaign", "r_campaign")} END,
-        'lastUtmSource', CASE WHEN r_utm < 0.65 THEN {_pick("utm_source", "r_last")} END,
-        'lastUtmMedium', CASE WHEN r_utm < 0.65 THEN {_pick("utm_medium", "r_last")} END,
-        'lastUtmCampaign', CASE WHEN r_utm < 0.65 THEN {_pick("campaign", "r_last")} END,
-        'age', CASE WHEN kind = 'member' THEN 18 + floor(power(r_age, 1.4) * 60)::int END,
-        'gender', CASE WHEN kind = 'member' THEN {_pick("gender", "r_age")} END,
-        'planTier', CASE WHEN kind = 'member' THEN {_pick("tier", "r_tier")} END,
-        'points', CASE WHEN kind = 'member' THEN floor(power(r_tier, 3) * 100000)::int END,
-        'signupDate', CASE WHEN kind = 'member'
-            THEN to_char(created_at AT TIME ZONE 'Asia/Seoul', 'YYYY-MM-DD') END,
-        'lastCheckoutCompletedAt', CASE WHEN kind = 'member' AND r_order < 0.45
-            THEN floor(extract(epoch FROM checkout_at) * 1000)::bigint END,
-        'orderCount', CASE WHEN kind = 'member' THEN floor(power(r_order, 2) * 40)::int END,
-        'totalSpent', CASE WHEN kind = 'member'
-            THEN floor(power(r_order, 2) * 40)::int * (5000 + floor(r_spent * 95000)::int) END,
-        'interests', CASE WHEN kind <> 'anonymous' THEN to_jsonb({INTERESTS_SQL}) END,
-        'marketingOptIn', CASE WHEN kind <> 'anonymous' THEN r_spent < 0.6 END,
-        'favoriteCategory', CASE WHEN kind = 'member' THEN {_pick("category", "r_spent")} END,
-        'couponCount', CASE WHEN kind = 'member' THEN floor(power(r_spent, 4) * 12)::int END,
-        'description', CASE WHEN kind <> 'anonymous' AND r_memo < 0.03
-            THEN {_pick("memo", "r_memo * 33.3")} END)),
+    {PROFILE_SQL},
     CASE WHEN kind = 'anonymous' THEN '{{}}'::text[] ELSE {TAGS_SQL} END,
     {_pick("city", "r_city")}, {_pick("country", "r_city")}, {_pick("language", "r_lang")},
     web_sessions + app_sessions, GREATEST(web_seen, app_seen),
@@ -201,10 +262,10 @@ SELECT
     CASE WHEN app THEN {_pick("app_os_name", "r_app")} ELSE '' END,
     CASE WHEN app THEN {_pick("app_device", "r_app")} ELSE '' END,
     app_seen, app_sessions, app AND r_push < 0.7, r_unsub < 0.10, r_unsub BETWEEN 0.05 AND 0.20,
-    r_chat < 0.08, r_block < 0.005,
-    CASE WHEN r_block < 0.005 THEN created_at + (%(as_of)s - created_at) * (r_block * 200) END,
-    NULL, CASE WHEN r_block < 0.005 THEN {_pick("block_reason", "r_block * 200")} ELSE '' END,
-    created_at, created_at + (%(as_of)s - created_at) * GREATEST(r_updated, r_seen)
+    kind <> 'anonymous' AND r_chat < 0.08, blocked_at IS NOT NULL, blocked_at, NULL,
+    CASE WHEN blocked_at IS NOT NULL THEN {_pick("block_reason", "r_block * 200")} ELSE '' END,
+    created_at,
+    GREATEST(web_seen, app_seen, blocked_at, created_at + (%(as_of)s - created_at) * r_updated)
 FROM (
     SELECT d.*,
         CASE WHEN web THEN created_at + (%(as_of)s - created_at) * power(r_seen, 0.4) END
@@ -214,6 +275,8 @@ FROM (
             AS app_seen,
         CASE WHEN app THEN 1 + floor(power(r_app, 3) * 300)::int ELSE 0 END AS app_sessions,
         created_at + (%(as_of)s - created_at) * r_checkout AS checkout_at,
+        CASE WHEN r_block < 0.005 THEN created_at + (%(as_of)s - created_at) * (r_block * 200) END
+            AS blocked_at,
         {_pick("surname", "r_surname")} || {_pick("given", "r_given1")}
             || {_pick("given", "r_given2")} AS full_name,
         {_pick("roman", "r_surname")} AS roman
@@ -257,7 +320,8 @@ SELECT %(event_base)s + (contact_id - %(contact_base)s - 1) * %(events)s + k,
         'productId', CASE WHEN name IN ('ProductView', 'AddToCart')
             THEN 'p-' || floor(r_value * 5000)::int END,
         'query', CASE WHEN name = 'Search' THEN {_pick("search", "r_page")} END,
-        'orderId', CASE WHEN name = 'CheckoutComplete' THEN 'o-' || contact_id || '-' || k END,
+        'orderId', CASE WHEN name = 'CheckoutComplete'
+            THEN 'o-' || (contact_id - %(contact_base)s) || '-' || k END,
         'total', CASE WHEN name IN ('CheckoutComplete', 'AddToCart')
             THEN (9 + floor(power(r_value, 2) * 400)::int) * 1000 END,
         'currency', CASE WHEN name = 'CheckoutComplete' THEN 'KRW' END)),
@@ -272,14 +336,336 @@ FROM (
 
 
 @dataclass(frozen=True)
-class Plan_:
-    """What one run loads: ids, sizes and the parameters shared by every batch."""
+class LoadPlan:
+    """What one run loads: how many rows, in which batches, with which shared parameters."""
 
     contacts: int
     events_per_contact: int
     batch_size: int
+    seed: int
     params: dict[str, Any]
 
-    def batches(self) -> Iterator[tuple[int, int]]:
-        for lo in range(1, self.contacts + 1, self.batch_size):
-            yield lo, min(lo + self.batch_size - 1, self.contacts)
+    def batches(self) -> list[tuple[int, int, int]]:
+        """(batch number, first n, last n) for every batch."""
+        starts = range(1, self.contacts + 1, self.batch_size)
+        last = self.contacts
+        return [(i, lo, min(lo + self.batch_size - 1, last)) for i, lo in enumerate(starts)]
+
+
+@dataclass(frozen=True)
+class SavedDdl:
+    """An index or foreign key dropped for the load, with the statement that restores it."""
+
+    drop: str
+    restore: str
+    is_index: bool
+
+
+class Command(BaseCommand):
+    help = "Create bench-N channels and bulk-load contacts and events into them (fast, in SQL)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--contacts", type=int, required=True, help="Contacts to create.")
+        parser.add_argument("--channels", type=int, required=True, help="Channels bench-1..M.")
+        parser.add_argument("--seed", type=int, default=1, help="Same seed, same data.")
+        parser.add_argument("--events-per-contact", type=int, default=1)
+        parser.add_argument("--reset", action="store_true", help="Delete bench-* channels first.")
+        parser.add_argument("--batch-size", type=int, default=50_000)
+        parser.add_argument("--workers", type=int, default=2, help="Parallel sessions.")
+        parser.add_argument(
+            "--as-of", type=date.fromisoformat, default=None,
+            help="The day the data ends (YYYY-MM-DD, default today): timestamps go a year back.",
+        )  # fmt: skip
+        parser.add_argument("--summary-json", default="", help="Also write the summary here.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        _options_check(options)
+        _session_unbounded()
+        if not options["reset"] and _bench_channel_ids():
+            raise CommandError("bench-* channels exist already: pass --reset to replace them.")
+        started = time.perf_counter()
+        plan, phases = _seed(options)
+        phases["vacuum_analyze"] = _timed(_vacuum_analyze)
+        summary = _summary(plan, options["channels"], phases, time.perf_counter() - started)
+        self.stdout.write(_summary_text(summary))
+        if options["summary_json"]:
+            with open(options["summary_json"], "w") as handle:
+                json.dump(summary, handle, indent=2)
+
+
+def _options_check(options: dict[str, Any]) -> None:
+    for name in ("contacts", "channels", "batch_size", "workers"):
+        if options[name] < 1:
+            raise CommandError(f"--{name.replace('_', '-')} must be at least 1.")
+    if options["events_per_contact"] < 0:
+        raise CommandError("--events-per-contact must be 0 or more.")
+
+
+def _timed(step: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    step()
+    return time.perf_counter() - started
+
+
+def _session_unbounded() -> None:
+    """Lift this thread's session limits: no statement timeout, big memory for index builds."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET statement_timeout = 0")
+        # A lost seed is re-run, never half-trusted: no need to wait for each WAL flush.
+        cursor.execute("SET synchronous_commit = off")
+        cursor.execute("SET maintenance_work_mem = '1GB'")
+
+
+def _seed(options: dict[str, Any]) -> tuple[LoadPlan, dict[str, float]]:
+    """Reset and load with the secondary indexes and foreign keys dropped; restore them always."""
+    saved = _ddl_drop()
+    if options["verbosity"] >= 2:
+        sys.stderr.write("".join(f"-- to restore: {item.restore};\n" for item in saved))
+    phases: dict[str, float] = {}
+    try:
+        phases["reset"] = _timed(_channels_delete)
+        channels = _channels_create(options["channels"])
+        plan = _load_plan(channels, options)
+        phases["load"] = _timed(lambda: _load(plan, options["workers"]))
+    finally:
+        phases["indexes"] = _timed(lambda: _ddl_restore(saved, options["workers"]))
+    return plan, phases
+
+
+def _bench_channel_ids() -> list[int]:
+    return list(Channel.objects.filter(name__regex=CHANNEL_REGEX).values_list("pk", flat=True))
+
+
+def _channels_delete() -> None:
+    """Delete the bench-* channels: contacts and events in plain SQL, the rest through Django."""
+    ids = _bench_channel_ids()
+    if not ids:
+        return
+    # One transaction: the deferred foreign keys of other tables are checked once all is gone.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM contacts_event WHERE channel_id = ANY(%s)", [ids])
+        cursor.execute("DELETE FROM contacts_contact WHERE channel_id = ANY(%s)", [ids])
+        Channel.objects.filter(pk__in=ids).delete()
+    # Without their indexes, this VACUUM is one pass over the heap; it returns the space.
+    _vacuum()
+
+
+def _channels_create(count: int) -> list[Channel]:
+    """bench-1..COUNT with default roles, preset and extra profile fields, and the tag catalogue."""
+    channels = []
+    for number in range(1, count + 1):
+        plan = Plan.PAID if number % 2 else Plan.FREE
+        channel = channel_create(name=f"{CHANNEL_PREFIX}{number}", plan=plan)
+        with transaction.atomic():
+            tag_catalogue_ensure(channel=channel, tags=[tag for tag, _ in TAGS])
+        for key, name, type_ in EXTRA_FIELDS:
+            profile_field_create(channel=channel, key=key, name=name, type=type_)
+        channels.append(channel)
+    return channels
+
+
+def _ids_reserve(table: str, count: int) -> int:
+    """Move TABLE's id sequence past COUNT new ids and return the id just before them."""
+    quoted = connection.ops.quote_name(table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COALESCE(GREATEST((SELECT max(id) FROM {quoted}),"  # noqa: S608 - a model's table
+            " pg_sequence_last_value(pg_get_serial_sequence(%s, 'id')::regclass)), 0)",
+            [table],
+        )
+        base = int(cursor.fetchone()[0])
+        if count:
+            sequence_set = "SELECT setval(pg_get_serial_sequence(%s, 'id'), %s)"
+            cursor.execute(sequence_set, [table, base + count])
+    return base
+
+
+def _load_plan(channels: list[Channel], options: dict[str, Any]) -> LoadPlan:
+    contacts, events = options["contacts"], options["events_per_contact"]
+    as_of = datetime.combine(options["as_of"] or date.today(), datetime.min.time(), tzinfo=UTC)
+    params: dict[str, Any] = {
+        **VOCABULARY_PARAMS,
+        **TAGS_PARAMS,
+        **INTERESTS_PARAMS,
+        "contact_base": _ids_reserve(Contact._meta.db_table, contacts),
+        "event_base": _ids_reserve(Event._meta.db_table, contacts * events),
+        "events": events,
+        "total": contacts,
+        "channel_ids": [channel.pk for channel in channels],
+        "channels_count": len(channels),
+        "big_share": BIG_TENANT_SHARE,
+        "as_of": as_of,
+        "seed_text": str(options["seed"]),
+        "app_name": "Bench Shop",
+    }
+    return LoadPlan(contacts, events, options["batch_size"], options["seed"], params)
+
+
+DDL_SQL = """
+SELECT format('DROP INDEX %%s', x.indexrelid::regclass), pg_get_indexdef(x.indexrelid), true
+FROM pg_index x
+WHERE x.indrelid = ANY(%(tables)s::regclass[])
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid)
+UNION ALL
+SELECT format('ALTER TABLE %%s DROP CONSTRAINT %%I', k.conrelid::regclass, k.conname),
+       format('ALTER TABLE %%s ADD CONSTRAINT %%I %%s', k.conrelid::regclass, k.conname,
+              pg_get_constraintdef(k.oid)),
+       false
+FROM pg_constraint k
+WHERE k.contype = 'f'
+  AND (k.conrelid = ANY(%(tables)s::regclass[]) OR k.confrelid = ANY(%(tables)s::regclass[]))
+"""
+
+
+def _ddl_drop() -> list[SavedDdl]:
+    """Drop the loaded tables' secondary indexes and foreign keys; return how to restore them.
+
+    Foreign keys both ways go: those of the loaded rows (one check per inserted row) and those
+    pointing at them (one check per deleted contact in a reset). Restoring validates them all,
+    and rebuilding a unique index (the per-channel member and veil ids) checks it again.
+    Primary keys and CHECK constraints stay. Every statement comes from the catalogue (names
+    quoted by PostgreSQL itself).
+    """
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(DDL_SQL, {"tables": list(TABLES)})
+        saved = [SavedDdl(drop, restore, is_index) for drop, restore, is_index in cursor.fetchall()]
+        for item in saved:
+            cursor.execute(item.drop)
+    return saved
+
+
+def _ddl_restore(saved: list[SavedDdl], workers: int) -> None:
+    """Rebuild the indexes in parallel sessions (GIN first: the slowest), then the foreign keys.
+
+    A statement that fails does not stop the others; the failures are raised together at the end.
+    """
+    indexes = sorted(
+        (item for item in saved if item.is_index),
+        key=lambda item: ("USING gin" not in item.restore, item.restore),
+    )
+    pending: queue.Queue[str] = queue.Queue()
+    for item in indexes:
+        pending.put(item.restore)
+    failures: list[str] = []
+    # Sessions and parallel build workers share the cores: one build per core in all.
+    helpers = max(0, (os.cpu_count() or 2) // workers - 1)
+    _in_threads(workers, lambda stop: _statements_worker(pending, helpers, failures, stop))
+    for item in saved:
+        if not item.is_index:
+            _statement_run(item.restore, failures)
+    if failures:
+        raise CommandError("Could not restore:\n" + "\n".join(failures))
+
+
+def _statements_worker(
+    pending: queue.Queue[str], helpers: int, failures: list[str], stop: threading.Event
+) -> None:
+    try:
+        _session_unbounded()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('max_parallel_maintenance_workers', %s, false)", [str(helpers)]
+            )
+        while not stop.is_set():
+            try:
+                statement = pending.get_nowait()
+            except queue.Empty:
+                return
+            _statement_run(statement, failures)
+    finally:
+        connection.close()
+
+
+def _statement_run(statement: str, failures: list[str]) -> None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(statement)
+    except DatabaseError as error:
+        failures.append(f"{statement}: {error}")
+
+
+def _vacuum() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM {', '.join(map(connection.ops.quote_name, TABLES))}")
+
+
+def _vacuum_analyze() -> None:
+    """Statistics for the planner, and a visibility map so counts can use index-only scans."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM (ANALYZE) {', '.join(map(connection.ops.quote_name, TABLES))}")
+
+
+def _load(plan: LoadPlan, workers: int) -> None:
+    pending: queue.Queue[tuple[int, int, int]] = queue.Queue()
+    for batch in plan.batches():
+        pending.put(batch)
+    with tqdm(total=plan.contacts, unit=" contacts", unit_scale=True, file=sys.stderr) as bar:
+        _in_threads(workers, lambda stop: _load_worker(plan, pending, bar, stop))
+
+
+def _load_worker(
+    plan: LoadPlan,
+    pending: queue.Queue[tuple[int, int, int]],
+    bar: tqdm[Any],
+    stop: threading.Event,
+) -> None:
+    """Insert batches until none are left; each batch reseeds random() so it is reproducible."""
+    try:
+        _session_unbounded()
+        while not stop.is_set():
+            try:
+                number, lo, hi = pending.get_nowait()
+            except queue.Empty:
+                return
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT setseed(%s)", [_batch_seed(plan.seed, number)])
+                cursor.execute(INSERT_SQL, {**plan.params, "lo": lo, "hi": hi})
+            bar.update(hi - lo + 1)
+    finally:
+        connection.close()
+
+
+def _batch_seed(seed: int, number: int) -> float:
+    """A setseed() value in [-1, 1] for batch NUMBER of a run with SEED."""
+    return random.Random(f"{seed}:{number}").uniform(-1.0, 1.0)
+
+
+def _in_threads(count: int, work: Callable[[threading.Event], None]) -> None:
+    """Run WORK in COUNT threads (one database session each); the first error stops them all."""
+    stop = threading.Event()
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        futures = [pool.submit(work, stop) for _ in range(count)]
+        try:
+            for future in as_completed(futures):
+                if future.exception() is not None:
+                    stop.set()
+        except BaseException:  # Ctrl-C: let the sessions finish their statement, then stop
+            stop.set()
+            raise
+        for future in futures:
+            future.result()
+
+
+def _summary(
+    plan: LoadPlan, channels: int, phases: dict[str, float], seconds: float
+) -> dict[str, Any]:
+    events = plan.contacts * plan.events_per_contact
+    return {
+        "contacts": plan.contacts,
+        "events": events,
+        "channels": channels,
+        "seconds": round(seconds, 2),
+        "contacts_per_second": round(plan.contacts / seconds),
+        "rows_per_second": round((plan.contacts + events) / seconds),
+        "phases": {name: round(value, 2) for name, value in phases.items()},
+    }
+
+
+def _summary_text(summary: dict[str, Any]) -> str:
+    phases = ", ".join(f"{name} {value:.1f} s" for name, value in summary["phases"].items())
+    return (
+        f"Seeded {summary['contacts']:,} contacts and {summary['events']:,} events in "
+        f"{summary['channels']} channels in {summary['seconds']:.1f} s "
+        f"({summary['contacts_per_second']:,} contacts/s, {summary['rows_per_second']:,} rows/s)."
+        f"\nPhases: {phases}."
+    )
