@@ -321,7 +321,7 @@ class SegmentAdmin(ChannelScopedAdmin):
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
     ) -> Any:
         form = super().get_form(request, obj, change, **kwargs)
-        form.request_user = request.user
+        form.request_user = request.user  # type: ignore[attr-defined]
         return form
 
     def save_model(self, request: HttpRequest, obj: Segment, form: Any, change: bool) -> None:

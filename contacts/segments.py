@@ -56,7 +56,10 @@ def segment_create(*, viewer: Viewer, name: Any, filter: Any) -> Segment:
     try:
         with transaction.atomic():
             return Segment.objects.create(
-                channel=viewer.channel, name=cleaned, filter=checked, created_by=viewer.user
+                channel=viewer.channel,
+                name=cleaned,
+                filter=checked,
+                created_by_id=viewer.user.pk if viewer.user else None,
             )
     except IntegrityError as error:
         raise SegmentConflict(f"A segment named {cleaned!r} already exists.") from error

@@ -31,6 +31,7 @@ STATUS_TYPES = {
     415: "unsupported_media_type",
     429: "rate_limited",
 }
+ERROR_TYPES = sorted({*STATUS_TYPES.values(), "plan_required"})
 
 
 def error_response(
@@ -129,9 +130,7 @@ class ProblemSerializer(serializers.Serializer):
 class ApiErrorSerializer(serializers.Serializer):
     """The error body of every refusal (API.md, Conventions)."""
 
-    type = serializers.ChoiceField(
-        choices=sorted({*STATUS_TYPES.values(), "plan_required"}),
-    )
+    type = serializers.ChoiceField(choices=ERROR_TYPES)
     message = serializers.CharField()
     errors = ProblemSerializer(many=True)  # type: ignore[assignment]
 

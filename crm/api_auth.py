@@ -105,7 +105,10 @@ class OpenApiView(APIView):
     rate: RateDecision | None = None
 
     def required_permission(self, request: Request) -> str | None:
-        return self.permissions_by_method.get(request.method or "GET")
+        method = request.method or "GET"
+        if method in ("HEAD", "OPTIONS"):
+            method = "GET"  # HEAD answers like GET; it must be as guarded
+        return self.permissions_by_method.get(method)
 
     @property
     def viewer(self) -> Viewer:

@@ -185,6 +185,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "ErrorTypeEnum": "crm.api.ERROR_TYPES",
+        "FieldTypeEnum": "profile_schema.models.FIELD_TYPE_NAMES",
+        "ContactTypeEnum": "contacts.models.ContactType",
+        "MaskingEnum": "profile_schema.models.Masking",
+    },
 }
 
 LOGGING = {

@@ -27,6 +27,8 @@ desk_patterns = (
 # /open/v5: each app's endpoints (API.md), one include per module.
 open_v5_patterns: list[URLPattern | URLResolver] = [
     # open/v5 includes
+    path("", include("profile_schema.urls")),
+    path("", include("contacts.api.tags_urls")),
     path("", include("contacts.api.users_urls")),
     path("", include("contacts.api.lists_urls")),
     path("", include("conversations.urls")),

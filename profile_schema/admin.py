@@ -30,7 +30,25 @@ CHANGE_FIELDS = [
     "masking",
     "shown_in_profile",
     "order",
+    "indexed",
+    "index_state",
+    "index_name",
+    "index_error",
 ]
+INDEX_STATUS_FIELDS = ["index_state", "index_name", "index_error"]
+
+
+class ProfileFieldIndexedChangeForm(ProfileFieldChangeForm):
+    """The change form with the `indexed` flag, written through profile_field_update too."""
+
+    class Meta(ProfileFieldChangeForm.Meta):
+        fields = [*ProfileFieldChangeForm.Meta.fields, "indexed"]
+
+    def write(self, data: dict[str, Any]) -> ProfileField:
+        field = super().write(data)
+        if "indexed" not in data:  # read-only for built-in fields
+            return field
+        return services.profile_field_update(field=field, indexed=data["indexed"])
 
 
 @admin.register(ProfileField)
@@ -47,16 +65,18 @@ class ProfileFieldAdmin(ChannelScopedAdmin):
         "masking",
         "shown_in_profile",
         "order",
+        "indexed",
+        "index_state",
         "channel",
     ]
-    list_filter = [ChannelListFilter, "built_in", "type", "sensitive"]
+    list_filter = [ChannelListFilter, "built_in", "type", "sensitive", "indexed"]
     search_fields = ["key", "name"]
     list_select_related = ["channel"]
 
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
     ) -> Any:
-        kwargs["form"] = ProfileFieldChangeForm if obj else ProfileFieldAddForm
+        kwargs["form"] = ProfileFieldIndexedChangeForm if obj else ProfileFieldAddForm
         return super().get_form(request, obj, change, **kwargs)
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
@@ -66,8 +86,8 @@ class ProfileFieldAdmin(ChannelScopedAdmin):
         if obj is None:
             return []
         # The key is immutable; the type changes on its own page; built-ins keep their name.
-        fixed = ["channel", "key", "type", "built_in"]
-        return [*fixed, "name"] if obj.built_in else fixed
+        fixed = ["channel", "key", "type", "built_in", *INDEX_STATUS_FIELDS]
+        return [*fixed, "name", "indexed"] if obj.built_in else fixed
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         # The form has written through the service already (profile_schema.forms).

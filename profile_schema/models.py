@@ -17,9 +17,22 @@ class FieldType(models.TextChoices):
     LIST_OF_NUMBER = "listOfNumber", "List of number"
 
 
+# The type names as the API writes them (the OpenAPI enum "FieldTypeEnum").
+FIELD_TYPE_NAMES = list(FieldType.values)
+
+
 class Masking(models.TextChoices):
     FULL = "full", "Full: the whole value hidden"
     PARTIAL = "partial", "Partial: phone numbers and emails keep some characters"
+
+
+class IndexState(models.TextChoices):
+    """Where a field's per-key index stands against its `indexed` flag."""
+
+    NONE = "none", "None: no index"
+    PENDING = "pending", "Pending: being built or dropped"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed: see the error; mark it again or run profile_indexes_sync"
 
 
 class ProfileField(models.Model):
@@ -36,6 +49,18 @@ class ProfileField(models.Model):
     masking = models.CharField(max_length=8, choices=Masking.choices, default=Masking.FULL)
     shown_in_profile = models.BooleanField(default=True)
     order = models.PositiveIntegerField(default=0)
+    # Ranges and sorting on this key use a B-tree expression index (ARCHITECTURE rule 5), built
+    # CONCURRENTLY after commit by profile_schema.indexes; the state says where that stands.
+    indexed = models.BooleanField(
+        default=False,
+        help_text="Build an index so that ranges and sorting on this key stay fast on large "
+        "channels (built in the background; each index slows writes a little).",
+    )
+    index_state = models.CharField(
+        max_length=8, choices=IndexState.choices, default=IndexState.NONE, editable=False
+    )
+    index_name = models.CharField(max_length=63, blank=True, editable=False)
+    index_error = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -55,6 +80,15 @@ class ProfileField(models.Model):
             models.CheckConstraint(
                 condition=models.Q(masking=Masking.FULL) | models.Q(type=FieldType.STRING),
                 name="profile_field_partial_masking_string",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(index_state__in=IndexState.values),
+                name="profile_field_index_state_known",
+            ),
+            # Built-in fields are columns with their own indexes.
+            models.CheckConstraint(
+                condition=models.Q(built_in=False) | models.Q(indexed=False),
+                name="profile_field_built_in_not_indexed",
             ),
         ]
 

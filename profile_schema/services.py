@@ -13,6 +13,14 @@ Decisions:
 - A type change is allowed only when every stored value converts (profile_schema.conversions);
   it is refused with the count of the contacts that block it. Deleting a field needs the count of
   contacts holding a value, as confirmed by the admin; a stale count is refused.
+- A profile field marked `indexed` gets a per-key index for ranges and sorting
+  (profile_schema.indexes): the flag is recorded with state pending and the index is built or
+  dropped after commit, outside any transaction. Only String, Number, Date and Datetime fields
+  can be marked (Boolean and List filters use the profile's GIN index), never a built-in field
+  (a column with indexes of its own), and at most MAX_INDEXED_FIELDS fields a channel, since
+  each index slows every write of the channel's contacts. Marking a failed field again retries.
+  A type change to a type that cannot use the index unmarks the field (the index is dropped);
+  deleting a field drops its index.
 - Type changes and deletions touch the contacts' values in batches, each its own transaction
   (profile_schema.stored_values), so they are not wrapped in one transaction: call them outside
   an atomic block in production. Every other service here is atomic.
@@ -23,6 +31,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -31,7 +40,8 @@ from django.utils import timezone
 
 from crm.models import Channel
 from profile_schema.conversions import conversion_for
-from profile_schema.models import FieldType, Masking, ProfileField
+from profile_schema.indexes import index_name_for, index_supported, index_sync_start
+from profile_schema.models import FieldType, IndexState, Masking, ProfileField
 from profile_schema.presets import BUILT_IN_FIELDS, BUILT_IN_KEYS, PROFILE_PRESETS
 from profile_schema.rules import KEY_RULES
 from profile_schema.stored_values import (
@@ -45,6 +55,7 @@ from profile_schema.types import TYPES
 PROFILE_PREFIX = "profile."
 PROFILE_KEY = re.compile(r"^[a-z][a-zA-Z0-9]{0,62}$")
 NAME_MAX_LENGTH = 100
+MAX_INDEXED_FIELDS = 20
 _PRESET_KEYS = frozenset(p.key.removeprefix(PROFILE_PREFIX) for p in PROFILE_PRESETS)
 RESERVED_KEYS: frozenset[str] = frozenset(k.split(".")[0] for k in BUILT_IN_KEYS) - _PRESET_KEYS
 """Bare keys a profile field may not take: the built-in fields' names (and 'web', 'mobile')."""
@@ -103,6 +114,7 @@ def profile_field_create(
     sensitive: bool = False,
     masking: str = Masking.FULL,
     shown_in_profile: bool = True,
+    indexed: bool = False,
 ) -> ProfileField:
     """Define a `profile.*` key: camelCase, unique in the channel, typed, placed last."""
     bare = _new_key_clean(key)
@@ -115,7 +127,7 @@ def profile_field_create(
     if ProfileField.objects.filter(channel=channel, key=full_key).exists():
         raise ValidationError({"key": f"{full_key} is already defined in this channel."})
     last = ProfileField.objects.filter(channel=channel).aggregate(last=Max("order"))["last"]
-    return ProfileField.objects.create(
+    field = ProfileField.objects.create(
         channel=channel,
         key=full_key,
         name=clean_name,
@@ -125,6 +137,9 @@ def profile_field_create(
         shown_in_profile=shown_in_profile,
         order=0 if last is None else last + 1,
     )
+    if indexed:
+        field.save(update_fields=_index_flag_set(field, indexed=True))
+    return field
 
 
 @transaction.atomic
@@ -136,6 +151,7 @@ def profile_field_update(
     sensitive: bool | None = None,
     masking: str | None = None,
     shown_in_profile: bool | None = None,
+    indexed: bool | None = None,
 ) -> ProfileField:
     """Change FIELD's display name, flags or order (None keeps a value); key and type stay."""
     changes: dict[str, object] = {
@@ -147,10 +163,11 @@ def profile_field_update(
     }
     changes = {attribute: value for attribute, value in changes.items() if value is not None}
     _changes_check(field, changes)
+    index_attributes = [] if indexed is None else _index_flag_set(field, indexed=indexed)
     for attribute, value in changes.items():
         setattr(field, attribute, value)
-    if changes:
-        field.save(update_fields=[*changes, "updated_at"])
+    if changes or index_attributes:
+        field.save(update_fields=[*changes, *index_attributes, "updated_at"])
     return field
 
 
@@ -227,7 +244,11 @@ def profile_field_delete(*, field: ProfileField, confirm_count: int) -> int:
     with transaction.atomic():
         # A write that landed during the batches is swept up before the definition goes.
         removed += stored_values_remove(channel_id=field.channel_id, key=bare)
-        ProfileField.objects.filter(pk=field.pk).delete()
+        row = ProfileField.objects.filter(pk=field.pk)
+        index_name = row.values_list("index_name", flat=True).first()
+        row.delete()
+        if index_name:  # no field names it any more: the sync drops it
+            transaction.on_commit(partial(index_sync_start, index_name))
     return removed
 
 
@@ -253,8 +274,10 @@ def _type_switch(*, field: ProfileField, type: str) -> str:
     locked.type = type
     if Masking(locked.masking) not in TYPES[type].maskings:
         locked.masking = Masking.FULL
-    locked.save(update_fields=["type", "masking", "updated_at"])
+    unindexed = [] if index_supported(type) else _index_flag_set(locked, indexed=False)
+    locked.save(update_fields=["type", "masking", *unindexed, "updated_at"])
     field.type, field.masking = locked.type, locked.masking
+    field.indexed, field.index_state = locked.indexed, locked.index_state
     return old_type
 
 
@@ -319,3 +342,42 @@ def _changes_check(field: ProfileField, changes: dict[str, object]) -> None:
     order = changes.get("order")
     if isinstance(order, int) and order < 0:
         raise ValidationError({"order": f"An order is 0 or more; got {order}."})
+
+
+def _index_flag_set(field: ProfileField, *, indexed: bool) -> list[str]:
+    """Record INDEXED on FIELD as pending, synced after commit; the attributes to save."""
+    if indexed == field.indexed and field.index_state != IndexState.FAILED:
+        return []
+    if indexed:
+        _index_allowed(field)
+    field.indexed, field.index_state, field.index_error = indexed, IndexState.PENDING, ""
+    field.index_name = field.index_name or index_name_for(
+        channel_id=field.channel_id, key=field.key
+    )
+    transaction.on_commit(partial(index_sync_start, field.index_name))
+    return ["indexed", "index_state", "index_name", "index_error"]
+
+
+def _index_allowed(field: ProfileField) -> None:
+    if field.built_in:
+        message = (
+            f"{field.key} is a built-in field: a column with indexes of its own. Per-key "
+            "indexes are for profile.* fields."
+        )
+        raise ValidationError({"indexed": ValidationError(message, code="built_in")})
+    if not index_supported(field.type):
+        kinds = ", ".join(FieldType(t).label for t in TYPES if index_supported(t))
+        message = (
+            f"{field.key} is a {FieldType(field.type).label} field, whose filters use the "
+            f"profile index already; per-key indexes serve ranges and sorting of {kinds} fields."
+        )
+        raise ValidationError({"indexed": ValidationError(message, code="not_indexable")})
+    # The channel row lock serialises markings, so the limit holds under concurrency.
+    Channel.objects.select_for_update().filter(pk=field.channel_id).first()
+    marked = ProfileField.objects.filter(channel_id=field.channel_id, indexed=True)
+    if marked.exclude(pk=field.pk).count() >= MAX_INDEXED_FIELDS:
+        message = (
+            f"A channel indexes at most {MAX_INDEXED_FIELDS} fields (each index slows every "
+            "write of its contacts); unmark one first."
+        )
+        raise ValidationError({"indexed": ValidationError(message, code="too_many_indexes")})

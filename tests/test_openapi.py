@@ -13,7 +13,6 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from drf_spectacular.validation import validate_schema
 
 from crm import services
-from crm.models import Channel
 
 METHODS = ("get", "post", "put", "patch", "delete")
 

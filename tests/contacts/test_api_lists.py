@@ -214,7 +214,9 @@ class TestSegments:
 
 @pytest.mark.django_db
 def test_get_users_lists_with_query_filter_and_sort(owner: Client, channel: Channel) -> None:
-    ContactFactory(channel=channel, name="김민서", profile={"name": "김민서", "email": "minseo@shop.example"})
+    ContactFactory(
+        channel=channel, name="김민서", profile={"name": "김민서", "email": "minseo@shop.example"}
+    )
     ContactFactory(channel=channel, name="이민호", tags=["vip"])
     ContactFactory(channel=channel, name="박서준", tags=["vip"])
     tree = json.dumps({"key": "tags", "operator": "hasAny", "values": ["vip"]})

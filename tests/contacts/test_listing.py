@@ -142,3 +142,38 @@ def test_filter_json_round_trips_through_a_page(viewer: Viewer, channel: Channel
     )
 
     assert [c.tags for c in page.contacts] == [["vip"]]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("sort", ["-profile.points", "profile.points"])
+def test_an_indexed_profile_key_sorts_and_pages_with_missing_values_at_the_end(
+    viewer: Viewer, channel: Channel, sort: str
+) -> None:
+    from profile_schema.models import ProfileField
+    from profile_schema.services import profile_field_create
+
+    field = profile_field_create(channel=channel, key="points", name="Points", type="number")
+    ProfileField.objects.filter(pk=field.pk).update(indexed=True)
+    points = [30, None, 10, 30, None, 20, 5]
+    for value in points:
+        ContactFactory(channel=channel, profile={} if value is None else {"points": value})
+
+    pages = walk(viewer, sort=sort, limit=2)
+
+    seen = [Contact.objects.get(pk=i).profile.get("points") for page in pages for i in page]
+    present = sorted((v for v in points if v is not None), reverse=sort.startswith("-"))
+    if sort.startswith("-"):
+        assert seen == [*present, None, None]
+    else:
+        assert seen == [None, None, *present]
+
+
+@pytest.mark.django_db
+def test_a_profile_key_without_an_index_cannot_sort(viewer: Viewer, channel: Channel) -> None:
+    from profile_schema.services import profile_field_create
+
+    profile_field_create(channel=channel, key="points", name="Points", type="number")
+
+    with pytest.raises(InvalidInput) as error:
+        contact_list_page(viewer=viewer, sort="profile.points")
+    assert error.value.problems[0].code == "invalid_sort"

@@ -1,0 +1,391 @@
+"""/open/v5/user-tags: the catalogue with counts, pages, adding, deleting everywhere at once."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.db import OperationalError, connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from contacts.api import tags as tags_api
+from contacts.api.tags import tag_delete, tag_holder_counts, tag_holders
+from contacts.models import MAX_TAGS_PER_CHANNEL, Contact, Tag
+from contacts.representation import epoch_ms
+from contacts.services import tag_catalogue_ensure
+from crm import services as crm_services
+from crm.counting import BoundedCount, count_estimate
+from crm.cursors import cursor_encode
+from crm.models import Channel
+from tests.contacts.factories import ContactFactory
+
+pytestmark = pytest.mark.django_db
+LIST = "/open/v5/user-tags"
+NOT_FOUND = {"type": "not_found", "message": "Not found.", "errors": []}
+
+
+def api(channel: Channel, role: str = "owner", permissions: list[str] | None = None) -> Client:
+    if permissions is not None:
+        found = crm_services.role_create(channel=channel, name=role, permissions=permissions)
+    else:
+        found = crm_services.role_get(channel=channel, name=role)
+    issued = crm_services.credential_create(channel=channel, role=found)
+    return Client(
+        headers={"x-access-key": issued.credential.access_key, "x-access-secret": issued.secret}
+    )
+
+
+def post(client: Client, body: Any) -> Any:
+    return client.post(LIST, data=json.dumps(body), content_type="application/json")
+
+
+def tagged(channel: Channel, *tags: str, **fields: Any) -> Contact:
+    tag_catalogue_ensure(channel=channel, tags=tags)
+    return ContactFactory(channel=channel, tags=list(tags), **fields)
+
+
+def catalogue(channel: Channel) -> list[str]:
+    return list(Tag.objects.filter(channel=channel).values_list("name", flat=True))
+
+
+def tag_sets(channel: Channel) -> list[list[str]]:
+    rows = Contact.objects.filter(channel=channel).order_by("id")
+    return list(rows.values_list("tags", flat=True))
+
+
+def tag_json(channel: Channel, name: str, count: int) -> dict[str, Any]:
+    tag = Tag.objects.get(channel=channel, name=name)
+    return {
+        "name": name,
+        "count": {"value": count, "exact": True},
+        "createdAt": epoch_ms(tag.created_at),
+    }
+
+
+def denied(permission: str) -> dict[str, Any]:
+    message = f"Your role lacks the {permission} permission needed for this."
+    return {"type": "permission_denied", "message": message, "errors": []}
+
+
+# -- list -------------------------------------------------------------------------------------
+
+
+def test_the_catalogue_is_listed_by_name_with_counts(
+    channel: Channel, other_channel: Channel
+) -> None:
+    tagged(channel, "vip", "gold")
+    tagged(channel, "vip")
+    tagged(other_channel, "vip")
+    tag_catalogue_ensure(channel=channel, tags=["unused"])
+
+    response = api(channel, "basic").get(LIST)
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "userTags": [
+            tag_json(channel, "gold", 1),
+            tag_json(channel, "unused", 0),
+            tag_json(channel, "vip", 2),
+        ],
+        "next": None,
+    }
+    assert isinstance(response.json()["userTags"][0]["createdAt"], int)
+
+
+def test_pages_follow_the_name_with_signed_cursors(channel: Channel) -> None:
+    tag_catalogue_ensure(channel=channel, tags=["a1", "b2", "c3", "d4", "e5"])
+    client = api(channel)
+
+    first = client.get(LIST, {"limit": "2"}).json()
+    second = client.get(LIST, {"limit": "2", "since": first["next"]}).json()
+    third = client.get(LIST, {"limit": "2", "since": second["next"]}).json()
+
+    assert [t["name"] for t in first["userTags"]] == ["a1", "b2"]
+    assert [t["name"] for t in second["userTags"]] == ["c3", "d4"]
+    assert [t["name"] for t in third["userTags"]] == ["e5"]
+    assert third["next"] is None
+
+
+def test_bad_paging_lists_every_problem(channel: Channel) -> None:
+    client = api(channel)
+
+    response = client.get(LIST, {"limit": "0", "since": "forged", "sort": "name"})
+    both = client.get(LIST, {"limit": "501", "since": "forged"})
+    other_list = cursor_encode(scope=f"{channel.pk}:segments:name", position=["a"])
+    wrong_list = client.get(LIST, {"since": other_list})
+
+    assert response.status_code == both.status_code == wrong_list.status_code == 400
+    assert response.json()["errors"] == [
+        {
+            "key": "sort",
+            "code": "unknown_parameter",
+            "message": "sort is not a query parameter here; it takes limit, since.",
+        }
+    ]
+    assert both.json()["errors"] == [
+        {
+            "key": "limit",
+            "code": "invalid",
+            "message": "limit is a whole number from 1 to 500; got '501'.",
+        },
+        {"key": "since", "code": "invalid_cursor", "message": "The cursor is not valid."},
+    ]
+    assert wrong_list.json()["errors"] == [
+        {
+            "key": "since",
+            "code": "invalid_cursor",
+            "message": "The cursor belongs to another list or order.",
+        }
+    ]
+
+
+def test_another_channels_cursor_is_not_found(channel: Channel, other_channel: Channel) -> None:
+    theirs = cursor_encode(scope=f"{other_channel.pk}:user-tags:name", position=["a"])
+
+    response = api(channel).get(LIST, {"since": theirs})
+
+    assert (response.status_code, response.json()) == (404, NOT_FOUND)
+
+
+def test_the_list_takes_the_same_queries_for_2_and_20_tags(
+    channel: Channel, other_channel: Channel
+) -> None:
+    for index in range(2):
+        tagged(channel, f"few{index}")
+    for index in range(20):
+        tagged(other_channel, f"many{index}")
+    few_client, many_client = api(channel), api(other_channel)
+    few_client.get(LIST)
+    many_client.get(LIST)
+
+    with CaptureQueriesContext(connection) as few:
+        assert len(few_client.get(LIST).json()["userTags"]) == 2
+    with CaptureQueriesContext(connection) as many:
+        body = many_client.get(LIST, {"limit": "500"}).json()
+    assert [t["count"] for t in body["userTags"]] == [{"value": 1, "exact": True}] * 20
+
+    assert len(few) == len(many)
+    assert len(few) <= 8
+
+
+def test_reading_needs_contacts_view(channel: Channel) -> None:
+    response = api(channel, "nothing", permissions=[]).get(LIST)
+
+    assert (response.status_code, response.json()) == (403, denied("contacts_view"))
+
+
+# -- counts -------------------------------------------------------------------------------------
+
+
+def test_counting_falls_back_to_estimates_then_recounts_small_tags(
+    channel: Channel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tagged(channel, "vip", "gold")
+    tagged(channel, "vip")
+    exact = tags_api._counts_exact
+    calls: list[list[str]] = []
+
+    def slow_first(cursor: Any, channel_id: int, names: list[str]) -> dict[str, int]:
+        calls.append(names)
+        if len(calls) == 1:
+            raise OperationalError("canceling statement due to statement timeout")
+        return exact(cursor, channel_id, names)
+
+    monkeypatch.setattr(tags_api, "_counts_exact", slow_first)
+    counts = tag_holder_counts(channel=channel, names=["gold", "vip"])
+
+    assert counts == {"gold": BoundedCount(1, True), "vip": BoundedCount(2, True)}
+    assert calls == [["gold", "vip"], ["gold", "vip"]]
+
+    calls.clear()
+    monkeypatch.setattr(tags_api, "SMALL_TAG_ESTIMATE", -1)  # nothing is small: estimates stay
+    estimated = tag_holder_counts(channel=channel, names=["gold", "vip"])
+
+    assert estimated == {
+        name: BoundedCount(count_estimate(tag_holders(channel=channel, name=name)), False)
+        for name in ("gold", "vip")
+    }
+    assert calls == [["gold", "vip"]]
+
+
+def clone(template: Contact, count: int, tags_sql: str) -> None:
+    """COUNT copies of TEMPLATE in one statement, tagged by TAGS_SQL (over g, 1..COUNT)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = "
+            "'contacts_contact' AND is_generated = 'NEVER' AND column_name NOT IN ('id', 'tags') "
+            "ORDER BY ordinal_position"
+        )
+        columns = ", ".join(row[0] for row in cursor.fetchall())
+        cursor.execute(
+            f"INSERT INTO contacts_contact ({columns}, tags) SELECT {columns}, {tags_sql} "  # noqa: S608 -- test constants
+            "FROM contacts_contact, generate_series(1, %s) AS g WHERE id = %s",
+            [count, template.pk],
+        )
+
+
+def test_the_counts_use_the_tags_gin_index(channel: Channel, other_channel: Channel) -> None:
+    tag_catalogue_ensure(channel=channel, tags=["vip", "gold"])
+    template = ContactFactory(channel=channel, profile={}, tags=[])
+    clone(template, 5000, "(CASE WHEN mod(g, 500) = 0 THEN '{vip}' ELSE '{gold}' END)::text[]")
+    clone(ContactFactory(channel=other_channel, profile={}), 3000, "'{gold}'::text[]")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE contacts_contact")
+
+    with CaptureQueriesContext(connection) as queries:
+        counts = tag_holder_counts(channel=channel, names=["vip"])
+    (statement,) = [q["sql"] for q in queries if "count(*)" in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {statement}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert counts == {"vip": BoundedCount(10, True)}
+    assert "Bitmap Index Scan on contact_tags_gin" in plan
+
+
+# -- create -------------------------------------------------------------------------------------
+
+
+def test_a_tag_is_added_cleaned(channel: Channel) -> None:
+    response = post(api(channel, "basic"), {"name": " VIP "})
+
+    assert response.status_code == 201
+    assert response.json() == {"userTag": tag_json(channel, "vip", 0)}
+    assert catalogue(channel) == ["vip"]
+
+
+def test_adding_a_known_tag_answers_it_with_its_count(channel: Channel) -> None:
+    tagged(channel, "vip")
+
+    response = post(api(channel), {"name": "vip"})
+
+    assert response.status_code == 200
+    assert response.json() == {"userTag": tag_json(channel, "vip", 1)}
+    assert catalogue(channel) == ["vip"]
+
+
+def test_a_refused_tag_lists_every_problem_and_adds_nothing(channel: Channel) -> None:
+    client = api(channel)
+
+    wrong = post(client, {"name": 5, "colour": "red"})
+    spaced = post(client, {"name": "big spender"})
+
+    assert wrong.status_code == spaced.status_code == 400
+    assert wrong.json()["errors"] == [
+        {"key": "name", "code": "invalid", "message": "name: Not a valid string."},
+        {
+            "key": "colour",
+            "code": "unknown_field",
+            "message": "colour: not a field here; fields: name.",
+        },
+    ]
+    assert spaced.json()["errors"] == [
+        {
+            "key": "name",
+            "code": "invalid",
+            "message": "'big spender': a tag may not hold '.', '$', '/', '\\' or spaces.",
+        }
+    ]
+    assert catalogue(channel) == []
+
+
+def test_the_thousandth_tag_is_the_last(channel: Channel) -> None:
+    names = [f"t{index:04d}" for index in range(MAX_TAGS_PER_CHANNEL)]
+    Tag.objects.bulk_create([Tag(channel=channel, name=name) for name in names])
+
+    response = post(api(channel), {"name": "onemore"})
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {
+            "key": "name",
+            "code": "invalid",
+            "message": "A channel has at most 1000 distinct tags; remove unused tags before "
+            "adding onemore.",
+        }
+    ]
+    assert Tag.objects.filter(channel=channel).count() == MAX_TAGS_PER_CHANNEL
+
+
+def test_adding_needs_contacts_edit(channel: Channel) -> None:
+    client = api(channel, "reader", permissions=["contacts_view"])
+
+    response = post(client, {"name": "vip"})
+
+    assert (response.status_code, response.json()) == (403, denied("contacts_edit"))
+    assert catalogue(channel) == []
+
+
+# -- delete -------------------------------------------------------------------------------------
+
+
+def test_deleting_a_tag_removes_it_from_the_catalogue_and_every_contact(
+    channel: Channel, other_channel: Channel
+) -> None:
+    kept = tagged(channel, "gold", "vip", "new")
+    tagged(channel, "vip")
+    tagged(channel, "gold")
+    tagged(other_channel, "vip")
+    updated_at = Contact.objects.get(pk=kept.pk).updated_at
+
+    response = api(channel).delete(f"{LIST}/VIP")
+
+    assert (response.status_code, response.content) == (204, b"")
+    assert catalogue(channel) == ["gold", "new"]
+    assert tag_sets(channel) == [["gold", "new"], [], ["gold"]]
+    assert Contact.objects.get(pk=kept.pk).updated_at == updated_at
+    assert catalogue(other_channel) == ["vip"]
+    assert tag_sets(other_channel) == [["vip"]]
+
+
+def test_holders_lose_the_tag_in_batches_then_a_final_sweep(channel: Channel) -> None:
+    for _ in range(5):
+        tagged(channel, "vip", "gold")
+    tag = Tag.objects.get(channel=channel, name="vip")
+
+    with CaptureQueriesContext(connection) as queries:
+        removed = tag_delete(tag=tag, batch_size=2)
+
+    updates = [q["sql"] for q in queries if q["sql"].startswith("UPDATE")]
+    assert removed == 5
+    assert len(updates) == 4  # batches of 2, 2 and 1, then the sweep with the catalogue delete
+    assert all("LIMIT 2" in sql for sql in updates[:3])
+    assert tag_sets(channel) == [["gold"]] * 5
+    assert catalogue(channel) == ["gold"]
+
+
+def test_another_channels_tag_is_not_found_and_stays(
+    channel: Channel, other_channel: Channel
+) -> None:
+    tagged(other_channel, "vip")
+
+    response = api(channel).delete(f"{LIST}/vip")
+
+    assert (response.status_code, response.json()) == (404, NOT_FOUND)
+    assert catalogue(other_channel) == ["vip"]
+    assert tag_sets(other_channel) == [["vip"]]
+
+
+def test_deleting_needs_contacts_edit(channel: Channel) -> None:
+    tagged(channel, "vip")
+
+    response = api(channel, "reader", permissions=["contacts_view"]).delete(f"{LIST}/vip")
+
+    assert (response.status_code, response.json()) == (403, denied("contacts_edit"))
+    assert catalogue(channel) == ["vip"]
+    assert tag_sets(channel) == [["vip"]]
+
+
+def test_the_schema_describes_every_operation_and_status() -> None:
+    paths = Client().get("/open/v5/schema/", {"format": "json"}).json()["paths"]
+
+    def codes(path: str, method: str) -> list[str]:
+        return sorted(paths[path][method]["responses"])
+
+    assert sorted(paths[LIST]) == ["get", "post"]
+    assert sorted(paths[f"{LIST}/{{name}}"]) == ["delete"]
+    assert codes(LIST, "get") == ["200", "400", "401", "403", "404", "429"]
+    assert codes(LIST, "post") == ["200", "201", "400", "401", "403", "415", "429"]
+    assert codes(f"{LIST}/{{name}}", "delete") == ["204", "400", "401", "403", "404", "429"]
