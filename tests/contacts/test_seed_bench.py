@@ -1,0 +1,80 @@
+"""manage.py seed_bench: the skewed tenant mix, valid rows, indexes and keys put back."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from contacts.models import Contact, Event, Tag
+from crm.models import Channel
+
+
+def index_and_key_definitions() -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes"
+            " WHERE tablename IN ('contacts_contact', 'contacts_event')"
+        )
+        indexes = {row[0] for row in cursor.fetchall()}
+        cursor.execute(
+            "SELECT conname || ':' || pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conrelid IN ('contacts_contact'::regclass, 'contacts_event'::regclass)"
+            " OR confrelid IN ('contacts_contact'::regclass, 'contacts_event'::regclass)"
+        )
+        return indexes | {row[0] for row in cursor.fetchall()}
+
+
+def seed(*extra: str) -> str:
+    out = StringIO()
+    call_command(
+        "seed_bench",
+        "--contacts",
+        "3000",
+        "--channels",
+        "3",
+        "--workers",
+        "1",
+        "--batch-size",
+        "1000",
+        *extra,
+        stdout=out,
+    )
+    return out.getvalue()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_seed_bench_makes_a_skewed_valid_data_set_and_restores_the_schema() -> None:
+    before = index_and_key_definitions()
+
+    seed("--seed", "7")
+
+    assert index_and_key_definitions() == before
+    big, *others = Channel.objects.filter(name__startswith="bench-").order_by("name")
+    counts = [Contact.objects.filter(channel=c).count() for c in [big, *others]]
+    assert sum(counts) == 3000
+    assert 0.55 <= counts[0] / 3000 <= 0.65  # one tenant holds about 60 %
+    assert Event.objects.filter(channel=big).count() > 0
+    members = Contact.objects.filter(channel=big, type="member")
+    sizes = [len(c.profile) for c in members[:200]]
+    assert 17 <= sum(sizes) / len(sizes) <= 24  # about 20 profile keys each
+    phones = [c.profile["mobileNumber"] for c in members[:200] if "mobileNumber" in c.profile]
+    assert len(phones) > 100 and all(p.startswith("+8210") and len(p) == 13 for p in phones)
+    assert Tag.objects.filter(channel=big).exists()
+    assert not Contact.objects.filter(channel=big, blocked=True, blocked_at__isnull=True).exists()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_same_seed_gives_the_same_data_and_reset_replaces_it() -> None:
+    seed("--seed", "7")
+    first = sorted(Contact.objects.values_list("member_id", "veil_id", "name"), key=str)
+
+    seed("--seed", "7", "--reset")
+
+    again = sorted(Contact.objects.values_list("member_id", "veil_id", "name"), key=str)
+    assert again == first
+    assert Channel.objects.filter(name__startswith="bench-").count() == 3
