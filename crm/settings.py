@@ -96,6 +96,8 @@ def _database_url() -> str:
 # Every statement a request runs is bounded (ARCHITECTURE rule 6); commands that need longer
 # (seeding, index builds) lift it for their own session.
 STATEMENT_TIMEOUT_MS = int(os.environ.get("STATEMENT_TIMEOUT_MS", "15000"))
+# A contact list page (API, segments, admin search) gives up after this, with a clear 400.
+LIST_STATEMENT_TIMEOUT_MS = int(os.environ.get("LIST_STATEMENT_TIMEOUT_MS", "5000"))
 
 DATABASES = {"default": dj_database_url.parse(_database_url(), conn_max_age=60)}
 # A socket directory given as ?host=/path becomes HOST, so dbshell and friends find it too.
