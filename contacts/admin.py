@@ -18,6 +18,7 @@ from contacts.listing import contact_filtered
 from contacts.models import Contact, ContactType, Event, Segment, Tag
 from crm.admin_scoping import ChannelListFilter, ChannelScopedAdmin
 from crm.errors import InvalidInput
+from crm.ids import id_parse
 from crm.permissions import Permission, viewer_for_user
 
 BUILT_IN_READ_ONLY = [
@@ -113,11 +114,8 @@ class SegmentListFilter(admin.SimpleListFilter):
         value = self.value()
         if not value:
             return queryset
-        segment = (
-            Segment.objects.select_related("channel").filter(pk=value).first()
-            if value.isdigit()
-            else None
-        )
+        pk = id_parse(value)
+        segment = Segment.objects.select_related("channel").filter(pk=pk).first() if pk else None
         viewer = segment and viewer_for_user(user=request.user, channel=segment.channel)
         if not segment or not viewer:
             return queryset.none()
@@ -257,6 +255,14 @@ class TagAdmin(ChannelScopedAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return ["channel", "name"] if obj else []
+
+    def delete_model(self, request: HttpRequest, obj: Tag) -> None:
+        # The tag leaves every contact holding it too, like DELETE /open/v5/user-tags/{name}.
+        services.tag_delete(tag=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for tag in queryset.select_related("channel"):
+            services.tag_delete(tag=tag)
 
     def save_model(self, request: HttpRequest, obj: Tag, form: Any, change: bool) -> None:
         name = services.tags_clean([obj.name])[0]

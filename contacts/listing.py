@@ -29,6 +29,7 @@ from contacts.selectors import contacts_for_channel
 from crm.counting import BoundedCount, count_bounded
 from crm.cursors import cursor_decode, cursor_encode
 from crm.errors import InvalidInput, Problem
+from crm.ids import id_parse
 from crm.permissions import Permission, Viewer
 from profile_schema.models import ProfileField
 
@@ -40,6 +41,8 @@ SORT_COLUMNS = {
     "sessionsCount": "sessions_count",
 }
 DATETIME_SORTS = frozenset({"last_seen_at", "created_at", "updated_at"})
+# Only these can be missing; the others sort plainly so their (channel, column, id) index serves.
+NULLABLE_SORTS = frozenset({"last_seen_at"})
 SEARCHED_KEYS = ("name", "profile.email", "profile.mobileNumber")
 DEFAULT_SORT = "-lastSeenAt"
 MAX_LIMIT = 500
@@ -52,6 +55,7 @@ class Sort:
     descending: bool
     is_datetime: bool = False
     is_json: bool = False
+    nullable: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,18 +70,39 @@ def fields_by_key(viewer: Viewer) -> dict[str, ProfileField]:
     return {f.key: f for f in ProfileField.objects.filter(channel=viewer.channel)}
 
 
-def sort_parse(sort: str | None, fields: dict[str, ProfileField]) -> Sort:
+def sort_parse(
+    sort: str | None, fields: dict[str, ProfileField], viewer: Viewer | None = None
+) -> Sort:
     """A Sort for '-lastSeenAt', 'createdAt', 'profile.points' …; refused with what is allowed."""
     name = (sort or DEFAULT_SORT).strip()
     descending = name.startswith("-")
     key = name.removeprefix("-")
     if key in SORT_COLUMNS:
         column = SORT_COLUMNS[key]
-        return Sort(name, F(column), descending, is_datetime=column in DATETIME_SORTS)
+        return Sort(
+            name,
+            F(column),
+            descending,
+            is_datetime=column in DATETIME_SORTS,
+            nullable=column in NULLABLE_SORTS,
+        )
     field = fields.get(key)
+    masked = (
+        field is not None
+        and field.sensitive
+        and not (viewer and viewer.can(Permission.SENSITIVE_VIEW))
+    )
+    if masked:
+        raise InvalidInput(
+            [Problem("sort", "masked_key", f"{key} is masked for you, so it cannot sort.")]
+        )
     if key.startswith("profile.") and field is not None and getattr(field, "indexed", False):
         return Sort(
-            name, KeyTransform(key.removeprefix("profile."), "profile"), descending, is_json=True
+            name,
+            KeyTransform(key.removeprefix("profile."), "profile"),
+            descending,
+            is_json=True,
+            nullable=True,
         )
     allowed = ", ".join([*SORT_COLUMNS, "profile.<key> of an indexed field"])
     raise InvalidInput(
@@ -92,6 +117,10 @@ def sort_parse(sort: str | None, fields: dict[str, ProfileField]) -> Sort:
 
 
 def _ordering(sort: Sort) -> list[Any]:
+    if not sort.nullable:
+        if sort.descending:
+            return [sort.expression.desc(), F("id").desc()]
+        return [sort.expression.asc(), F("id").asc()]
     if sort.descending:
         return [sort.expression.desc(nulls_last=True), F("id").desc()]
     return [sort.expression.asc(nulls_first=True), F("id").asc()]
@@ -123,7 +152,7 @@ def _rows_after(
             Q(GreaterThan(expression, v)) | Q(id__gt=last_id)
         )
     rows = _fetch(page.filter(after), count)
-    if sort.descending and len(rows) < count:
+    if sort.nullable and sort.descending and len(rows) < count:
         rows += _fetch(page.filter(missing), count - len(rows))
     return rows
 
@@ -176,12 +205,12 @@ def limit_parse(raw: Any) -> int:
     """?limit=: 1-500, default 25."""
     if raw in (None, ""):
         return 25
-    text = str(raw)
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+    limit = id_parse(raw)
+    if limit is None or limit > MAX_LIMIT:
         raise InvalidInput(
             [Problem("limit", "invalid_limit", f"limit is a whole number from 1 to {MAX_LIMIT}.")]
         )
-    return int(text)
+    return limit
 
 
 def contact_list_page(
@@ -196,7 +225,7 @@ def contact_list_page(
 ) -> ContactPage:
     """One page of the viewer's contacts, the cursor of the next, and a bounded count."""
     fields = fields_by_key(viewer)
-    order = sort_parse(sort, fields)
+    order = sort_parse(sort, fields, viewer)
     matching = contact_filtered(viewer=viewer, filter=filter, query=query, fields=fields)
     page = matching.annotate(sort_value=order.expression).order_by(*_ordering(order))
     scope = f"{viewer.channel.pk}:{list_name}:{order.name}"

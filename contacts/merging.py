@@ -16,7 +16,7 @@ from contacts.models import (
     MAX_PROFILE_KEYS,
     MAX_TAGS_PER_CONTACT,
     Contact,
-    Event,
+    ContactActivity,
 )
 from crm.models import Channel
 from profile_schema.validation import profile_size
@@ -95,6 +95,30 @@ def merged_fields(member: Contact, other: Contact) -> dict[str, Any]:
     return fields
 
 
+def _rows_move(other: Contact, member: Contact) -> None:
+    """Give the member everything held on OTHER (events, conversations, …) before it goes.
+
+    Every model with a foreign key to Contact is moved, so a model added later cannot be lost
+    to the delete's cascade; the monthly-activity ledger is merged (one row a month)."""
+    for relation in Contact._meta.related_objects:
+        if not relation.one_to_many:
+            continue
+        model, column = relation.related_model, relation.field.name
+        assert not isinstance(model, str)
+        rows = model._default_manager.filter(**{column: other})
+        if model is ContactActivity:
+            months = list(rows.values_list("month", flat=True))
+            ContactActivity.objects.bulk_create(
+                [
+                    ContactActivity(channel_id=member.channel_id, contact=member, month=m)
+                    for m in months
+                ],
+                ignore_conflicts=True,
+            )
+            continue
+        rows.update(**{column: member})
+
+
 def _lock_pair(channel: Channel, member_contact_id: int, veil_id: str) -> list[Contact]:
     """Lock the member and the device's non-member contact, in id order (no deadlocks)."""
     device = Q(veil_id=veil_id, member_id__isnull=True)
@@ -117,7 +141,7 @@ def contact_merge_device_into_member(
     if member is None or other is None:
         return False
     fields = merged_fields(member, other)
-    Event.objects.filter(contact=other).update(contact=member)
+    _rows_move(other, member)
     other.delete()
     Contact.objects.filter(pk=member.pk).update(**fields, updated_at=now)
     return True

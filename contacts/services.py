@@ -6,8 +6,8 @@ import re
 from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
+from django.db.models import F, Func, Q, Value
 from django.db.models.functions import Now
 
 from contacts.activity import activity_record
@@ -71,8 +71,15 @@ def tag_catalogue_ensure(*, channel: Channel, tags: Iterable[str]) -> None:
 
 
 def _tags_missing(channel: Channel, wanted: set[str]) -> set[str]:
-    known = Tag.objects.filter(channel=channel, name__in=wanted).values_list("name", flat=True)
-    return wanted - set(known)
+    """The tags of WANTED not in the catalogue; the known ones stay locked FOR KEY SHARE until
+    the caller's transaction ends, so a tag delete cannot slip between check and write."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name FROM contacts_tag WHERE channel_id = %s AND name = ANY(%s) FOR KEY SHARE",
+            [channel.pk, sorted(wanted)],
+        )
+        known = {row[0] for row in cursor.fetchall()}
+    return wanted - known
 
 
 @transaction.atomic
@@ -110,3 +117,39 @@ def contact_consent_set(
     if changed:
         activity_record(channel=contact.channel, contact_id=contact.pk, moment=contact.updated_at)
     return contact
+
+
+DELETE_BATCH_SIZE = 5000
+
+
+@transaction.atomic
+def tag_create(*, channel: Channel, name: object) -> tuple[Tag, bool]:
+    """Add NAME, cleaned as every tag is, to CHANNEL's catalogue; the tag and whether it is new."""
+    (clean,) = tags_clean([name])
+    existing = Tag.objects.filter(channel=channel, name=clean).first()
+    if existing is not None:
+        return existing, False
+    tag_catalogue_ensure(channel=channel, tags=[clean])
+    return Tag.objects.get(channel=channel, name=clean), True
+
+
+def tag_delete(*, tag: Tag, batch_size: int = DELETE_BATCH_SIZE) -> int:
+    """Remove TAG from its holders (batches, each its own transaction), then from the catalogue."""
+    holders = Contact.objects.filter(channel=tag.channel, tags__contains=[tag.name])
+    tags_field = Contact._meta.get_field("tags")
+    without = Func(F("tags"), Value(tag.name), function="array_remove", output_field=tags_field)
+    removed = 0
+    while True:
+        with transaction.atomic():
+            batch = holders.filter(pk__in=holders.values("pk")[:batch_size])
+            changed = batch.update(tags=without)
+        removed += changed
+        if changed < batch_size:
+            break
+    with transaction.atomic():
+        # The catalogue row goes first: the delete waits for writers that hold the tag (they
+        # read it FOR KEY SHARE in tag_catalogue_ensure), and later writers find it gone and
+        # add it back, so no contact keeps a tag the catalogue lacks.
+        Tag.objects.filter(pk=tag.pk).delete()
+        removed += holders.update(tags=without)  # contacts tagged while the batches ran
+    return removed

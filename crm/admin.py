@@ -20,7 +20,7 @@ from crm.models import (
     Membership,
     Role,
 )
-from crm.permissions import Permission
+from crm.permissions import MANAGE_ACCESS, Permission
 
 admin.site.site_header = "Contacts CRM administration"
 admin.site.site_title = "Contacts CRM admin"
@@ -91,8 +91,9 @@ class RoleForm(forms.ModelForm):
 
 @admin.register(Role)
 class RoleAdmin(ChannelScopedAdmin):
-    view_permission = Permission.GENERAL_SETTINGS
-    delete_permission = Permission.GENERAL_SETTINGS
+    view_permission = MANAGE_ACCESS
+    edit_permission = MANAGE_ACCESS
+    delete_permission = MANAGE_ACCESS
     form = RoleForm
     list_display = ["name", "channel", "permission_list"]
     list_filter = [ChannelListFilter]
@@ -143,8 +144,9 @@ class MembershipAddForm(forms.ModelForm):
 
 @admin.register(Membership)
 class MembershipAdmin(ChannelScopedAdmin):
-    view_permission = Permission.GENERAL_SETTINGS
-    delete_permission = Permission.GENERAL_SETTINGS
+    view_permission = MANAGE_ACCESS
+    edit_permission = MANAGE_ACCESS
+    delete_permission = MANAGE_ACCESS
     list_display = ["user", "channel", "role", "created_at"]
     list_filter = [ChannelListFilter]
     search_fields = ["user__email"]
@@ -194,8 +196,9 @@ class CredentialForm(forms.ModelForm):
 
 @admin.register(ApiCredential)
 class ApiCredentialAdmin(ChannelScopedAdmin):
-    view_permission = Permission.GENERAL_SETTINGS
-    delete_permission = Permission.GENERAL_SETTINGS
+    view_permission = MANAGE_ACCESS
+    edit_permission = MANAGE_ACCESS
+    delete_permission = MANAGE_ACCESS
     form = CredentialForm
     list_display = ["name", "access_key", "channel", "role", "revoked_at", "last_used_at"]
     list_filter = [ChannelListFilter]

@@ -11,8 +11,9 @@ from django.db import models
 from django.http import HttpRequest
 
 from crm.counting import count_bounded
+from crm.ids import id_parse
 from crm.models import Channel
-from crm.permissions import Permission, permissions_by_channel
+from crm.permissions import ALL_PERMISSIONS, MANAGE_ACCESS, Permission, permissions_by_channel
 
 
 class BoundedCountPaginator(Paginator):
@@ -43,6 +44,10 @@ class ChannelScopedAdmin(admin.ModelAdmin):
         held: dict[int, frozenset[str]] | None = request._crm_permissions  # type: ignore[attr-defined]
         if held is None:
             return None
+        if permission == MANAGE_ACCESS:
+            return sorted(
+                channel_id for channel_id, perms in held.items() if perms >= ALL_PERMISSIONS
+            )
         return sorted(channel_id for channel_id, perms in held.items() if permission in perms)
 
     def scope(
@@ -116,10 +121,11 @@ class ChannelListFilter(admin.SimpleListFilter):
         value = self.value()
         if value is None:
             return queryset
-        if not value.isdigit():
+        channel_id = id_parse(value)
+        if channel_id is None:
             return queryset.none()
         # get_queryset has already scoped the rows, so a foreign channel id matches nothing.
-        return queryset.filter(**{self.parameter_name_path(queryset): int(value)})
+        return queryset.filter(**{self.parameter_name_path(queryset): channel_id})
 
     def parameter_name_path(self, queryset: models.QuerySet[Any]) -> str:
         return "pk" if queryset.model is Channel else "channel_id"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from crm.errors import (
@@ -156,3 +157,40 @@ def refusals(*codes: int, always: tuple[int, ...] = (401, 403, 429)) -> dict[int
 def sdk_refusals() -> dict[int, OpenApiResponse]:
     """The refusals of every /sdk/v1 call: bad input, bad key or token, rate limit."""
     return refusals(400, 401, 429, always=())
+
+
+def query_check(request: Request, allowed: tuple[str, ...] = ()) -> None:
+    """Refuse query parameters this endpoint does not take, rather than ignore them."""
+    unknown = sorted(set(request.query_params) - set(allowed))
+    takes = f"it takes {', '.join(allowed)}" if allowed else "it takes none"
+    if unknown:
+        raise InvalidInput(
+            Problem(name, "unknown_parameter", f"{name} is not a query parameter here; {takes}.")
+            for name in unknown
+        )
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses keys it does not take (listed with the other problems) instead of dropping them."""
+
+    fixed: Mapping[str, str] = {}  # keys that exist but cannot be sent here -> why
+
+    def to_internal_value(self, data: Any) -> Any:
+        writable = [name for name, field in self.fields.items() if not field.read_only]
+        unknown = {
+            name: [serializers.ErrorDetail(self._why(name, writable), code="unknown_field")]
+            for name in (data if isinstance(data, Mapping) else {})
+            if name not in writable
+        }
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            if unknown and isinstance(error.detail, dict):
+                raise serializers.ValidationError({**error.detail, **unknown}) from None
+            raise
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return value
+
+    def _why(self, name: str, writable: list[str]) -> str:
+        return self.fixed.get(name) or f"not a field here; fields: {', '.join(writable)}."

@@ -26,6 +26,9 @@ class Permission(models.TextChoices):
 
 
 ALL_PERMISSIONS: frozenset[str] = frozenset(Permission.values)
+# Roles, managers and API credentials hand out permissions, so managing them needs every
+# permission (an owner): nobody can grant what they do not hold.
+MANAGE_ACCESS = "manage_access"
 BASIC_PERMISSIONS: frozenset[str] = frozenset(
     {Permission.CONTACTS_VIEW, Permission.CONTACTS_EDIT, Permission.CONVERSATION_START}
 )

@@ -102,6 +102,8 @@ def role_update(*, role: Role, name: str, permissions: Iterable[str]) -> Role:
     cleaned = _permissions_clean(permissions)
     if role.name == OWNER_ROLE and set(cleaned) != ALL_PERMISSIONS:
         raise ValidationError({"permissions": "The owner role keeps every permission."})
+    if role.name == OWNER_ROLE and name.strip() != OWNER_ROLE:
+        raise ValidationError({"name": "The owner role keeps its name."})
     role.name = name.strip()
     role.permissions = cleaned
     role.full_clean()

@@ -173,7 +173,7 @@ class ProfileFieldAdmin(ChannelScopedAdmin):
 
     def _delete_confirmed(self, request: HttpRequest, field: ProfileField) -> HttpResponse:
         confirmed = request.POST.get("confirm_count", "")
-        if not confirmed.isdigit():
+        if not (confirmed.isascii() and confirmed.isdigit() and len(confirmed) < 19):
             self.message_user(request, "Confirm the deletion on this page.", messages.ERROR)
             return HttpResponseRedirect(request.path)
         deleted = copy(field)

@@ -35,7 +35,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from crm.api import ApiErrorSerializer, error_response
+from crm.api import ApiErrorSerializer, StrictSerializer, error_response, query_check
 from crm.api_auth import OpenApiView
 from crm.errors import InvalidInput, Problem
 from crm.permissions import Permission, Viewer
@@ -111,43 +111,6 @@ def conflict(message: str, *, key: str, code: str, count: int) -> Response:
     response = error_response(409, message, [Problem(key, code, message)])
     response[COUNT_HEADER] = str(count)
     return response
-
-
-def query_check(request: Request, allowed: tuple[str, ...] = ()) -> None:
-    """Refuse query parameters this endpoint does not take, rather than ignore them."""
-    unknown = sorted(set(request.query_params) - set(allowed))
-    takes = f"it takes {', '.join(allowed)}" if allowed else "it takes none"
-    if unknown:
-        raise InvalidInput(
-            Problem(name, "unknown_parameter", f"{name} is not a query parameter here; {takes}.")
-            for name in unknown
-        )
-
-
-class StrictSerializer(serializers.Serializer):
-    """Refuses keys it does not take (listed with the other problems) instead of dropping them."""
-
-    fixed: Mapping[str, str] = {}  # keys that exist but cannot be sent here -> why
-
-    def to_internal_value(self, data: Any) -> Any:
-        writable = [name for name, field in self.fields.items() if not field.read_only]
-        unknown = {
-            name: [serializers.ErrorDetail(self._why(name, writable), code="unknown_field")]
-            for name in (data if isinstance(data, Mapping) else {})
-            if name not in writable
-        }
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as error:
-            if unknown and isinstance(error.detail, dict):
-                raise serializers.ValidationError({**error.detail, **unknown}) from None
-            raise
-        if unknown:
-            raise serializers.ValidationError(unknown)
-        return value
-
-    def _why(self, name: str, writable: list[str]) -> str:
-        return self.fixed.get(name) or f"not a field here; fields: {', '.join(writable)}."
 
 
 class JsonBooleanField(serializers.BooleanField):

@@ -15,9 +15,10 @@ from contacts import segments
 from contacts.listing import ContactPage, contact_list_page, limit_parse
 from contacts.models import Segment
 from contacts.representation import user_object
-from crm.api import refusals
+from crm.api import StrictSerializer, query_check, refusals
 from crm.api_auth import OpenApiView
 from crm.errors import InvalidInput, Problem
+from crm.ids import id_parse
 from crm.permissions import Permission, Viewer
 
 LIST_PARAMETERS = [
@@ -45,7 +46,7 @@ class UserListSerializer(serializers.Serializer):
     count = CountSerializer()
 
 
-class SearchRequestSerializer(serializers.Serializer):
+class SearchRequestSerializer(StrictSerializer):
     filter = serializers.JSONField(required=False, allow_null=True)
     query = serializers.CharField(required=False, allow_blank=True, max_length=100)
     sort = serializers.CharField(required=False, allow_blank=True)
@@ -53,7 +54,7 @@ class SearchRequestSerializer(serializers.Serializer):
     since = serializers.CharField(required=False, allow_blank=True, allow_null=True)
 
 
-class SegmentSerializer(serializers.Serializer):
+class SegmentSerializer(StrictSerializer):
     id = serializers.CharField(read_only=True)
     name = serializers.CharField(max_length=100)
     filter = serializers.JSONField()
@@ -100,6 +101,7 @@ class UserListView(OpenApiView):
         tags=["users"],
     )
     def get(self, request: Request) -> Response:
+        query_check(request, ("query", "filter", "sort", "limit", "since"))
         params = request.query_params
         page = contact_list_page(
             viewer=self.viewer,
@@ -140,9 +142,8 @@ class UserSearchView(OpenApiView):
 
 def segment_get(viewer: Viewer, segment_id: str) -> Segment:
     """The viewer's channel's segment SEGMENT_ID; another channel's is a 404."""
-    if not segment_id.isdigit():
-        raise Http404("No such segment.")
-    found = Segment.objects.filter(channel=viewer.channel, pk=int(segment_id)).first()
+    pk = id_parse(segment_id)
+    found = Segment.objects.filter(channel=viewer.channel, pk=pk).first() if pk else None
     if found is None:
         raise Http404("No such segment.")
     return found
@@ -231,6 +232,7 @@ class SegmentUsersView(OpenApiView):
     )
     def get(self, request: Request, id: str) -> Response:
         segment = segment_get(self.viewer, id)
+        query_check(request, ("sort", "limit", "since"))
         params = request.query_params
         page = contact_list_page(
             viewer=self.viewer,

@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import OperationalError, connection, transaction
-from django.db.models import F, Func, QuerySet, Value
+from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -40,7 +40,7 @@ from rest_framework.response import Response
 from contacts.models import Contact, Tag
 from contacts.representation import epoch_ms
 from contacts.selectors import contacts_for_channel
-from contacts.services import tag_catalogue_ensure, tags_clean
+from contacts.services import tag_create, tag_delete
 from crm.api_auth import OpenApiView
 from crm.counting import EXACT_COUNT_TIMEOUT_MS, BoundedCount, count_bounded, count_estimate
 from crm.cursors import cursor_decode, cursor_encode
@@ -58,7 +58,6 @@ from profile_schema.api import (
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 500
-DELETE_BATCH_SIZE = 5000
 SMALL_TAG_ESTIMATE = 10_000  # holders, estimated, under which an exact count is tried again
 _T = TypeVar("_T")
 _TABLE = Contact._meta.db_table
@@ -149,36 +148,6 @@ def _counts_estimated(channel: Channel, names: list[str]) -> dict[str, int]:
 
 
 # -- writes (contacts.services is where they belong; kept here with their only caller) ------
-
-
-@transaction.atomic
-def tag_create(*, channel: Channel, name: object) -> tuple[Tag, bool]:
-    """Add NAME, cleaned as every tag is, to CHANNEL's catalogue; the tag and whether it is new."""
-    (clean,) = tags_clean([name])
-    existing = Tag.objects.filter(channel=channel, name=clean).first()
-    if existing is not None:
-        return existing, False
-    tag_catalogue_ensure(channel=channel, tags=[clean])
-    return Tag.objects.get(channel=channel, name=clean), True
-
-
-def tag_delete(*, tag: Tag, batch_size: int = DELETE_BATCH_SIZE) -> int:
-    """Remove TAG from its holders (batches, each its own transaction), then from the catalogue."""
-    holders = tag_holders(channel=tag.channel, name=tag.name)
-    tags_field = Contact._meta.get_field("tags")
-    without = Func(F("tags"), Value(tag.name), function="array_remove", output_field=tags_field)
-    removed = 0
-    while True:
-        with transaction.atomic():
-            batch = holders.filter(pk__in=holders.values("pk")[:batch_size])
-            changed = batch.update(tags=without)
-        removed += changed
-        if changed < batch_size:
-            break
-    with transaction.atomic():
-        removed += holders.update(tags=without)  # contacts tagged while the batches ran
-        Tag.objects.filter(pk=tag.pk).delete()
-    return removed
 
 
 # -- the API -------------------------------------------------------------------------------------

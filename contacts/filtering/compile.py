@@ -197,7 +197,13 @@ def _ms(moment: datetime | None) -> int | None:
 
 
 def _local_midnight(day: date, tz: str) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=zoneinfo.ZoneInfo(tz)).astimezone(UTC)
+    """Midnight of DAY in the zone, in UTC; days at the ends of the calendar are clamped."""
+    try:
+        return datetime.combine(day, time.min, tzinfo=zoneinfo.ZoneInfo(tz)).astimezone(UTC)
+    except OverflowError:
+        return (
+            datetime.min.replace(tzinfo=UTC) if day.year < 2 else datetime.max.replace(tzinfo=UTC)
+        )
 
 
 def _today(tz: str) -> date:
@@ -207,8 +213,10 @@ def _today(tz: str) -> date:
 def _bounds(value: int | str, tz: str) -> tuple[datetime, datetime]:
     """[start, end) of a Datetime operand: a calendar day in the channel's zone, or one ms."""
     if isinstance(value, str):
-        start = _local_midnight(date.fromisoformat(value), tz)
-        return start, start + timedelta(days=1)
+        day = date.fromisoformat(value)
+        start = _local_midnight(day, tz)
+        end = _local_midnight(day + timedelta(days=1), tz) if day < date.max else start
+        return start, end
     start = datetime.fromtimestamp(value / 1000, tz=UTC)
     return start, start + timedelta(milliseconds=1)
 

@@ -8,6 +8,7 @@ from typing import Any, Union
 
 from contacts.filtering.keys import TYPE_VALUES, KeySpec, key_resolve
 from crm.errors import InvalidInput, Problem
+from crm.ids import id_parse
 from crm.permissions import Permission, Viewer
 from profile_schema.models import FieldType, ProfileField
 from profile_schema.rules import key_rule
@@ -247,10 +248,10 @@ def _days(value: Any) -> int:
 
 
 def _positive_int(value: Any) -> int:
-    text = str(value)
-    if isinstance(value, bool) or not text.isdigit():
+    parsed = id_parse(value)
+    if parsed is None:
         raise ValueRefused("invalid_id", "an id (digits)")
-    return int(text)
+    return parsed
 
 
 def _contact_type(value: Any) -> str:

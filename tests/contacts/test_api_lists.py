@@ -240,3 +240,28 @@ def test_get_and_post_users_share_the_path(owner: Client) -> None:
 
     assert created.status_code == 201
     assert [u["profile"]["email"] for u in listed["users"]] == ["new@shop.example"]
+
+
+@pytest.mark.django_db
+def test_unknown_keys_and_parameters_are_refused_not_ignored(owner: Client) -> None:
+    searched = post(owner, "users/search", {"filters": {"key": "tags"}})
+    listed = owner.get("/open/v5/users", {"filtr": "{}"})
+    created = post(owner, "segments", {"name": "X", "filter": {}, "filtr": {}})
+
+    assert (searched.status_code, searched.json()["errors"][0]["key"]) == (400, "filters")
+    assert (listed.status_code, listed.json()["errors"][0]["key"]) == (400, "filtr")
+    assert created.status_code == 400
+    assert not Segment.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_masked_key_cannot_sort_for_a_role_without_sensitive_view(channel: Channel) -> None:
+    from profile_schema.models import ProfileField
+
+    ProfileField.objects.filter(channel=channel, key="profile.email").update(indexed=True)
+    viewer_only = api_client(channel, "viewer", ["contacts_view"])
+
+    response = viewer_only.get("/open/v5/users", {"sort": "profile.email"})
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["code"] == "masked_key"

@@ -144,3 +144,29 @@ def test_a_list_page_and_a_deep_cursor_page_walk_the_visit_index(big: Viewer) ->
     assert "contact_last_seen_idx" in plan_indexes(captured[0])
     plan = captured[0].explain()
     assert "Index Cond" in plan and "last_seen_at <=" in plan.replace('"', "")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("sort", "index"),
+    [
+        ("-lastSeenAt", "contact_last_seen_idx"),
+        ("lastSeenAt", "contact_last_seen_idx"),
+        ("name", "contact_name_sort_idx"),
+        ("-name", "contact_name_sort_idx"),
+        ("sessionsCount", "contact_sessions_idx"),
+        ("-createdAt", "contact_created_idx"),
+        ("-updatedAt", "contact_updated_idx"),
+    ],
+)
+def test_every_sort_order_walks_its_index(big: Viewer, sort: str, index: str) -> None:
+    from contacts import listing
+
+    order = listing.sort_parse(sort, {}, big)
+    page = (
+        contact_filtered(viewer=big)
+        .annotate(sort_value=order.expression)
+        .order_by(*listing._ordering(order))[:26]
+    )
+
+    assert index in plan_indexes(page)

@@ -412,3 +412,28 @@ def test_a_profile_that_would_pass_256_keys_is_refused_whole(channel: Channel) -
         {"key": "profile", "code": "too_many_keys", "message": "A profile holds at most 256 keys."}
     ]
     assert len(Contact.objects.get(channel=channel, member_id="m-1").profile) == 250
+
+
+@pytest.mark.django_db
+def test_a_merge_keeps_the_leads_conversations_and_activity(channel: Channel) -> None:
+    from conversations.models import Conversation
+    from conversations.services import conversation_start
+    from crm.permissions import ALL_PERMISSIONS, Viewer
+
+    sdk = Sdk(channel.plugin_key)
+    lead_id = sdk.boot(profile={"email": "kim@shop.example"}).json()["user"]["id"]
+    lead = Contact.objects.get(pk=lead_id)
+    started = conversation_start(
+        viewer=Viewer(channel=channel, permissions=ALL_PERMISSIONS),
+        contact=lead,
+        medium="chat",
+        message_text="Hello!",
+    )
+    assert Conversation.objects.filter(contact=lead).count() == 1
+
+    member = sdk.boot(memberId="m-1").json()["user"]
+
+    assert member["hasChat"] is True
+    assert list(Conversation.objects.values_list("contact_id", flat=True)) == [int(member["id"])]
+    assert Conversation.objects.get().pk == started.conversation.pk
+    assert ContactActivity.objects.filter(contact_id=member["id"]).count() == 1

@@ -304,3 +304,58 @@ def test_the_type_filter_offers_the_fixed_choices_without_scanning(channel: Chan
 
     assert not [sql for sql in queries if "DISTINCT" in sql.upper()]
     assert "MemberLee" in members and "LeadKim" not in members
+
+
+@pytest.mark.django_db
+def test_general_settings_alone_cannot_hand_out_permissions(channel: Channel) -> None:
+    settings_role = services.role_create(
+        channel=channel, name="settings", permissions=["general_settings"]
+    )
+    client = client_for(channel, "settings")
+    owner = services.role_get(channel=channel, name="owner")
+
+    raised = client.post(
+        reverse("admin:crm_role_change", args=[settings_role.pk]),
+        {"name": "settings", "permissions": ["general_settings", "sensitive_view"]},
+    )
+    issued = client.post(
+        reverse("admin:crm_apicredential_add"),
+        {"channel": channel.pk, "name": "mine", "role": owner.pk},
+    )
+
+    assert raised.status_code == 403 and issued.status_code == 403
+    settings_role.refresh_from_db()
+    assert settings_role.permissions == ["general_settings"]
+    assert not ApiCredential.objects.filter(name="mine").exists()
+    assert client.get(reverse("admin:crm_membership_changelist")).status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_owner_role_keeps_its_name(channel: Channel) -> None:
+    from django.core.exceptions import ValidationError
+
+    owner = services.role_get(channel=channel, name="owner")
+
+    with pytest.raises(ValidationError, match="keeps its name"):
+        services.role_update(role=owner, name="boss", permissions=owner.permissions)
+    owner.refresh_from_db()
+    assert owner.name == "owner"
+
+
+@pytest.mark.django_db
+def test_deleting_a_tag_in_the_admin_removes_it_from_its_contacts(channel: Channel) -> None:
+    from contacts.models import Tag
+    from contacts.services import contact_tags_set
+
+    contact = ContactFactory(channel=channel)
+    contact_tags_set(contact=contact, tags=["vip", "gold"])
+    tag = Tag.objects.get(channel=channel, name="vip")
+
+    response = client_for(channel, "owner").post(
+        reverse("admin:contacts_tag_delete", args=[tag.pk]), {"post": "yes"}
+    )
+
+    assert response.status_code == 302
+    contact.refresh_from_db()
+    assert contact.tags == ["gold"]
+    assert list(Tag.objects.filter(channel=channel).values_list("name", flat=True)) == ["gold"]

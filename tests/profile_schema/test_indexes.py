@@ -179,8 +179,6 @@ def test_marking_builds_an_index_the_planner_uses_and_unmarking_drops_it(
         "ORDER BY profile -> 'age' DESC NULLS LAST, id DESC LIMIT 25"
     )
     assert f"Index Scan using {name}" in plan(ranged, [channel.pk])
-    narrow = "SELECT id FROM contacts_contact WHERE channel_id = %s AND profile -> 'age' >= '98'"
-    assert name in plan(narrow, [channel.pk])
     assert name not in plan(ranged, [other_channel.pk])  # the index holds one channel only
     orm = Contact.objects.filter(channel=channel, profile__age__gt=30).order_by(
         KeyTransform("age", "profile")
