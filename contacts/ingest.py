@@ -22,6 +22,7 @@ from contacts.sdk.context import VisitContext
 from contacts.services import tag_catalogue_ensure, tags_clean
 from crm.errors import AuthenticationFailed, InvalidInput, Problem
 from crm.models import Channel
+from profile_schema.locks import schema_read_lock
 from profile_schema.models import ProfileField
 from profile_schema.validation import (
     ProfileValidationError,
@@ -206,9 +207,10 @@ def contact_boot(*, channel: Channel, boot: BootInput, visit: VisitContext) -> B
     An anonymous contact or lead on the same device is merged into the member it becomes."""
     if boot.member_id:
         member_hash_check(channel=channel, member_id=boot.member_id, given=boot.member_hash)
-    change = boot_change(channel, boot, visit)
     veil_id = None if boot.member_id else (boot.veil_id or uuid.uuid4().hex)
     with transaction.atomic():
+        schema_read_lock(channel_id=channel.pk)
+        change = boot_change(channel, boot, visit)
         tag_catalogue_ensure(channel=channel, tags=change.tags_add)
         identity, value = ("member_id", boot.member_id) if boot.member_id else ("veil_id", veil_id)
         assert value is not None
@@ -230,9 +232,11 @@ def contact_boot(*, channel: Channel, boot: BootInput, visit: VisitContext) -> B
     )
 
 
+@transaction.atomic
 def contact_sdk_update(*, contact: Contact, data: Mapping[str, Any]) -> Contact:
     """updateUser from the SDK: profile, profileOnce, tags (replace), language, opt-outs (on)."""
     channel = contact.channel
+    schema_read_lock(channel_id=channel.pk)
     cleaned, tags = _all_problems(
         lambda: _clean_profiles(channel, data.get("profile") or {}, data.get("profileOnce") or {}),
         lambda: _tags(data["tags"]) if data.get("tags") is not None else None,

@@ -41,6 +41,7 @@ from crm.cursors import cursor_decode, cursor_encode
 from crm.errors import InvalidInput, Problem
 from crm.models import Channel
 from crm.permissions import Viewer
+from profile_schema.locks import schema_read_lock
 
 WRITE_KEYS = ("profile", "profileOnce", "tags", "unsubscribeEmail", "unsubscribeTexting")
 BLOCK_KEYS = ("reason",)
@@ -217,8 +218,9 @@ def _catalogue_ensure(channel: Channel, tags: list[str] | None) -> None:
 
 def user_create(*, viewer: Viewer, data: Any) -> Contact:
     """POST users: a new lead with the body's profile, tags and opt-outs."""
-    change = user_change_clean(channel=viewer.channel, data=data, creating=True)
     with transaction.atomic():
+        schema_read_lock(channel_id=viewer.channel.pk)
+        change = user_change_clean(channel=viewer.channel, data=data, creating=True)
         _catalogue_ensure(viewer.channel, change.tags_replace)
         contact = _contact_insert(viewer.channel, change)
         activity_record(channel=viewer.channel, contact_id=contact.pk, moment=change.now)
@@ -245,8 +247,9 @@ def _contact_insert(channel: Channel, change: ContactChange) -> Contact:
 
 def user_update(*, viewer: Viewer, contact: Contact, data: Any) -> Contact:
     """PATCH users/{id}: set and remove profile keys, fill empty ones, replace tags, opt-outs."""
-    change = user_change_clean(channel=viewer.channel, data=data)
     with transaction.atomic():
+        schema_read_lock(channel_id=viewer.channel.pk)
+        change = user_change_clean(channel=viewer.channel, data=data)
         _catalogue_ensure(viewer.channel, change.tags_replace)
         if contact_update_atomic(
             channel_id=viewer.channel.pk, contact_id=contact.pk, change=change
@@ -259,10 +262,11 @@ def user_upsert_by_member_id(*, viewer: Viewer, member_id: str, data: Any) -> tu
     """PUT users/@{memberId}: create the member or merge the body into it, in one statement.
 
     Returns (contact, created)."""
-    change = user_change_clean(
-        channel=viewer.channel, data=data, also=(lambda: _member_id_check(member_id),)
-    )
     with transaction.atomic():
+        schema_read_lock(channel_id=viewer.channel.pk)
+        change = user_change_clean(
+            channel=viewer.channel, data=data, also=(lambda: _member_id_check(member_id),)
+        )
         _catalogue_ensure(viewer.channel, change.tags_replace)
         contact_id, created, written = contact_upsert_atomic(
             channel_id=viewer.channel.pk, identity="member_id", value=member_id, change=change

@@ -41,6 +41,7 @@ from django.utils import timezone
 from crm.models import Channel
 from profile_schema.conversions import conversion_for
 from profile_schema.indexes import index_name_for, index_supported, index_sync_start
+from profile_schema.locks import schema_write_lock
 from profile_schema.models import FieldType, IndexState, Masking, ProfileField
 from profile_schema.presets import BUILT_IN_FIELDS, BUILT_IN_KEYS, PROFILE_PRESETS
 from profile_schema.rules import KEY_RULES
@@ -242,7 +243,9 @@ def profile_field_delete(*, field: ProfileField, confirm_count: int) -> int:
     bare = field.key.removeprefix(PROFILE_PREFIX)
     removed = stored_values_remove(channel_id=field.channel_id, key=bare)
     with transaction.atomic():
-        # A write that landed during the batches is swept up before the definition goes.
+        # In-flight writes finish first; one that landed during the batches is swept up
+        # before the definition goes, and later writes find the key undefined.
+        schema_write_lock(channel_id=field.channel_id)
         removed += stored_values_remove(channel_id=field.channel_id, key=bare)
         row = ProfileField.objects.filter(pk=field.pk)
         index_name = row.values_list("index_name", flat=True).first()
@@ -255,6 +258,8 @@ def profile_field_delete(*, field: ProfileField, confirm_count: int) -> int:
 @transaction.atomic
 def _type_switch(*, field: ProfileField, type: str) -> str:
     """Check that FIELD may become TYPE and that nothing blocks; save it. The old type."""
+    # The schema lock first (it waits for in-flight writes), then the row: one lock order.
+    schema_write_lock(channel_id=field.channel_id)
     locked = ProfileField.objects.select_for_update().select_related("channel").get(pk=field.pk)
     if locked.type == type:
         return type
