@@ -104,6 +104,28 @@ def index_create_sql(*, name: str, channel_id: int, key: str) -> sql.Composed:
     )
 
 
+def _statistics_name(index_name: str) -> str:
+    return "contact_ps_" + hashlib.sha256(index_name.encode()).hexdigest()[:20]
+
+
+def statistics_create_sql(*, name: str, key: str) -> sql.Composed:
+    """CREATE STATISTICS on the key's expression (PostgreSQL 14+), named after the index."""
+    return sql.SQL(
+        "CREATE STATISTICS IF NOT EXISTS {name} ON ((profile -> {key})) FROM {table}"
+    ).format(
+        name=sql.Identifier(_statistics_name(name)),
+        key=sql.Literal(key.removeprefix("profile.")),
+        table=sql.Identifier("contacts_contact"),
+    )
+
+
+def statistics_drop_sql(*, name: str) -> sql.Composed:
+    """DROP STATISTICS of the index NAME's key."""
+    return sql.SQL("DROP STATISTICS IF EXISTS {name}").format(
+        name=sql.Identifier(_statistics_name(name))
+    )
+
+
 def index_drop_sql(*, name: str) -> sql.Composed:
     """DROP INDEX CONCURRENTLY of NAME, quoted for DDL."""
     return sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {name}").format(name=sql.Identifier(name))
@@ -210,6 +232,7 @@ def _converge(cursor: Any, name: str, field: ProfileField | None) -> str:
     """Build, rebuild or drop index NAME so it exists (valid) exactly when FIELD is given."""
     valid = _validity(cursor, name)
     if field is None:
+        _run(cursor, statistics_drop_sql(name=name))
         if valid is None:
             return "absent"
         _run(cursor, index_drop_sql(name=name))
@@ -219,7 +242,17 @@ def _converge(cursor: Any, name: str, field: ProfileField | None) -> str:
     if valid is False:  # a build that was interrupted leaves an INVALID index behind
         _run(cursor, index_drop_sql(name=name))
     _run(cursor, index_create_sql(name=name, channel_id=field.channel_id, key=field.key))
+    _statistics_build(cursor, name, field.key)
     return "built"
+
+
+def _statistics_build(cursor: Any, name: str, key: str) -> None:
+    """Statistics on the key's values, so the planner knows how selective a range is.
+
+    A partial expression index gathers none of its own; without them a narrow range looks
+    like a third of the table and the planner walks the list order instead of the index."""
+    _run(cursor, statistics_create_sql(name=name, key=key))
+    _run(cursor, sql.SQL("ANALYZE contacts_contact"))
 
 
 def _validity(cursor: Any, name: str) -> bool | None:

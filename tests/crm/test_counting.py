@@ -37,3 +37,15 @@ def test_a_slow_count_falls_back_to_the_planner_estimate(channel: Channel) -> No
     assert counted.value >= 0
     # The connection is still usable after the cancelled statement.
     assert Contact.objects.filter(channel=channel).count() == 3
+
+
+@pytest.mark.django_db
+def test_past_the_cap_the_count_is_an_estimate_that_reads_few_rows(channel: Channel) -> None:
+    ContactFactory.create_batch(5, channel=channel)
+
+    with CaptureQueriesContext(connection) as queries:
+        counted = count_bounded(Contact.objects.filter(channel=channel), cap=3)
+
+    assert counted.exact is False
+    assert counted.value >= 4  # never below what was seen
+    assert any("LIMIT 4" in q["sql"] for q in queries.captured_queries)

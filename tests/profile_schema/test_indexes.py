@@ -376,3 +376,31 @@ def test_a_built_in_fields_index_flag_is_read_only_in_the_admin(channel: Channel
 
     assert response.status_code == 302
     assert state(field) == (False, IndexState.NONE, "")
+
+
+@transactional
+def test_an_indexed_key_gets_statistics_and_loses_them_when_unmarked(channel: Channel) -> None:
+    from profile_schema.indexes import statistics_create_sql
+
+    field_in(channel, "age", FieldType.NUMBER)
+    seed(channel, 50)
+    client = api(channel)
+    name = index_name_for(channel_id=channel.pk, key="age")
+    wanted = statistics_create_sql(name=name, key="age").as_string(connection.connection)
+    stats_name = wanted.split('"')[1]
+
+    def statistics() -> list[str]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_get_statisticsobjdef(oid) FROM pg_statistic_ext WHERE stxname = %s",
+                [stats_name],
+            )
+            return [row[0].split(" ON ", 1)[1] for row in cursor.fetchall()]
+
+    assert patch(client, "profile.age", {"indexed": True}).status_code == 200
+    index_syncs_wait(WAIT_SECONDS)
+    assert statistics() == ["(profile -> 'age'::text) FROM contacts_contact"]
+
+    assert patch(client, "profile.age", {"indexed": False}).status_code == 200
+    index_syncs_wait(WAIT_SECONDS)
+    assert statistics() == []
