@@ -275,7 +275,7 @@ def _invalid_drop(cursor: Any, name: str) -> None:
         logger.warning("Profile index %s: the invalid leftover stays", name, exc_info=True)
 
 
-def _run(cursor: Any, statement: sql.Composed) -> None:
+def _run(cursor: Any, statement: sql.Composable) -> None:
     cursor.execute(statement.as_string(cursor.connection))
 
 
