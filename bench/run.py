@@ -1,4 +1,6 @@
-"""Seed a `crm_bench` database and time the contact list, the admin changelist and counts.
+"""Seed a `crm_bench` database and time the contact list, the admin changelist and counts,
+then the filtered lists through the REST API (bench/filters.py) and the SDK boots under load
+(bench/boots.py), both through a gunicorn server on loopback.
 
 Run as ``python -m bench.run [--contacts N] [--channels M] [--repeat R] [--reuse]`` with
 DATABASE_URL set (``make bench`` does it). The database named there is never touched: the
@@ -111,8 +113,45 @@ def main(argv: list[str] | None = None) -> int:
     else:
         seed = _seed(url, args)
     _django_setup(url)
-    print(report(measure(args.repeat, seed)))
-    return 0
+    if not args.skip_lists:
+        print(report(measure(args.repeat, seed)), flush=True)
+    failed = False
+    for skip, section in ((args.skip_filters, filters_section), (args.skip_boots, boots_section)):
+        if skip:
+            continue
+        try:
+            print("\n" + section(url, args), flush=True)
+        except Exception as error:  # report it, and still run the other part
+            failed = True
+            print(f"\n{section.__name__} FAILED: {type(error).__name__}: {error}", flush=True)
+    return 1 if failed else 0
+
+
+def filters_section(url: str, args: argparse.Namespace) -> str:
+    """Filtered lists through the REST API against their SQL (bench/filters.py)."""
+    from bench.filters import filters_report, measure_filters
+
+    started = time.perf_counter()
+    figures = measure_filters(big_tenant(), url, repeat=args.filter_repeat)
+    return f"{filters_report(figures)}\n\n(Filters took {time.perf_counter() - started:.0f} s.)"
+
+
+def boots_section(url: str, args: argparse.Namespace) -> str:
+    """SDK boots under load against the upsert alone (bench/boots.py)."""
+    from bench.boots import boots_report, measure_boots
+
+    started = time.perf_counter()
+    figures = measure_boots(
+        big_tenant(),
+        url,
+        levels=[int(n) for n in args.boot_connections.split(",") if n.strip()],
+        seconds=args.boot_seconds,
+        warmup=args.boot_warmup,
+        floor_seconds=args.floor_seconds,
+        profile_boots=args.profile_boots,
+        workers=args.boot_workers,
+    )
+    return f"{boots_report(figures)}\n\n(Boots took {time.perf_counter() - started:.0f} s.)"
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -124,6 +163,20 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--reuse", action="store_true", help="Skip seeding when crm_bench holds enough contacts."
     )
+    parser.add_argument("--skip-lists", action="store_true", help="Skip the list scenarios.")
+    parser.add_argument("--skip-filters", action="store_true", help="Skip the filter scenarios.")
+    parser.add_argument("--skip-boots", action="store_true", help="Skip the SDK boot load.")
+    parser.add_argument(
+        "--filter-repeat", type=int, default=20, help="Timed runs per filter scenario."
+    )
+    parser.add_argument(
+        "--boot-connections", default="4,8,32", help="Concurrent connections, comma-separated."
+    )
+    parser.add_argument("--boot-seconds", type=float, default=15.0, help="Recorded seconds.")
+    parser.add_argument("--boot-warmup", type=float, default=3.0, help="Unrecorded seconds.")
+    parser.add_argument("--boot-workers", type=int, default=2, help="gunicorn workers.")
+    parser.add_argument("--floor-seconds", type=float, default=5.0, help="Seconds per floor run.")
+    parser.add_argument("--profile-boots", type=int, default=200, help="Boots profiled in process.")
     return parser.parse_args(argv)
 
 

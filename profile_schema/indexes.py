@@ -238,6 +238,7 @@ def _converge(cursor: Any, name: str, field: ProfileField | None) -> str:
         _run(cursor, index_drop_sql(name=name))
         return "dropped"
     if valid:
+        _run(cursor, statistics_create_sql(name=name, key=field.key))  # older builds lacked it
         return "kept"
     if valid is False:  # a build that was interrupted leaves an INVALID index behind
         _run(cursor, index_drop_sql(name=name))

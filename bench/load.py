@@ -1,0 +1,282 @@
+"""A small closed-loop HTTP/1.1 load generator for SDK boots (standard library only).
+
+Run as a separate process, so its CPU is not the server's:
+
+    python -m bench.load --url http://127.0.0.1:8123/sdk/v1/boot --plugin-key KEY \\
+        --mix new --connections 8 --duration 20 [--warmup 3] [--pool FILE] [--run-id ID]
+
+N connections each send one boot, wait for the whole answer, then send the next one (a closed
+loop), for WARMUP seconds that are not recorded and then DURATION seconds that are. It stops by
+itself: at the deadline, after --max-requests, or when a request passes --timeout (counted as an
+error). A server that closes the connection after each answer (gunicorn's sync workers do) is
+reconnected; the connection time is part of the latency, as it is for a browser.
+
+Mixes:
+- ``new``: a first boot of a visitor who signs in: a fresh memberId and veilId each time, with a
+  profile (name, email, mobile number as typed in a form).
+- ``returning``: a signed-in member coming back: memberId from POOL (one JSON object a line:
+  memberId, name, email, mobileNumber as stored), each used once, starting at --pool-offset.
+
+Every body carries a page URL with UTM parameters, a referrer and a Chrome user agent. The result
+is one JSON object on stdout: counts, status codes, throughput and latency percentiles (ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import random
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+CHROME_UA = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+PAGES = (
+    "https://shop.example.com/products/{n}?utm_source=naver&utm_medium=cpc"
+    "&utm_campaign=spring_sale",
+    "https://shop.example.com/events/spring?utm_source=kakao&utm_medium=social"
+    "&utm_campaign=membership",
+    "https://shop.example.com/?utm_source=google&utm_medium=cpc&utm_campaign=new_arrivals",
+)
+REFERRERS = ("https://search.naver.com/", "https://pf.kakao.com/", "https://www.google.com/")
+SURNAMES = "김이박최정강조윤장임"
+GIVEN = "민서지현수영준우예은도하윤성진유나연재원"
+
+
+def percentile(sorted_values: list[float], percent: float) -> float:
+    """Nearest-rank percentile of an ascending list (0 when empty)."""
+    if not sorted_values:
+        return 0.0
+    rank = max(1, math.ceil(percent / 100 * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def _page(rng: random.Random, number: int) -> dict[str, str]:
+    choice = rng.randrange(len(PAGES))
+    return {
+        "url": PAGES[choice].format(n=number % 5000),
+        "referrer": REFERRERS[choice],
+        "title": "Bench Shop",
+    }
+
+
+def new_bodies(plugin_key: str, run_id: str, seed: int) -> Iterator[dict[str, Any]]:
+    """Endless first boots: fresh memberId and veilId, a profile typed into a sign-up form."""
+    rng = random.Random(seed)
+    number = 0
+    while True:
+        number += 1
+        name = rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN)
+        # 010-2000-0000 … 010-9999-9999, without 010-597x/598x, which phonenumbers refuses.
+        block = rng.choice((rng.randrange(2000, 5970), rng.randrange(6000, 10000)))
+        digits = f"{block}{rng.randrange(10**4):04d}"
+        yield {
+            "pluginKey": plugin_key,
+            "memberId": f"load-{run_id}-{number}",
+            "veilId": f"lv{run_id}x{number:012d}",
+            "profile": {
+                "name": name,
+                "email": f"load.{run_id}.{number}@example.com",
+                "mobileNumber": f"010-{digits[:4]}-{digits[4:]}",
+            },
+            "language": "ko",
+            "page": _page(rng, number),
+            "device": {"platform": "web", "userAgent": CHROME_UA},
+        }
+
+
+def returning_bodies(
+    plugin_key: str, pool: list[dict[str, Any]], offset: int, seed: int
+) -> Iterator[dict[str, Any]]:
+    """Boots of known members, each member once (wrapping around when the pool runs out)."""
+    rng = random.Random(seed)
+    for index in range(offset, offset + 10**9):
+        member = pool[index % len(pool)]
+        profile = {k: member[k] for k in ("name", "email", "mobileNumber") if member.get(k)}
+        yield {
+            "pluginKey": plugin_key,
+            "memberId": member["memberId"],
+            "profile": profile,
+            "language": "ko",
+            "page": _page(rng, index),
+            "device": {"platform": "web", "userAgent": CHROME_UA},
+        }
+
+
+@dataclass
+class Tally:
+    """What the connections saw; only answers that end after `recording` are recorded."""
+
+    recording: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    statuses: Counter[str] = field(default_factory=Counter)
+    sent: int = 0
+    first_error: str = ""
+
+
+class Connection:
+    """One HTTP/1.1 connection, reopened when the server closes it."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, head: bytes, body: bytes) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        self.writer.write(head + body)
+        status_line = await self.reader.readline()
+        if not status_line:
+            raise ConnectionError("the server closed the connection")
+        status = int(status_line.split()[1])
+        length, close = 0, False
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            name = name.strip().lower()
+            if name == "content-length":
+                length = int(value)
+            elif name == "connection" and value.strip().lower() == "close":
+                close = True
+        content = await self.reader.readexactly(length) if length else b""
+        if close:
+            self.close()
+        return status, content
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+async def _worker(
+    target: tuple[str, int, str],
+    bodies: Iterator[dict[str, Any]],
+    tally: Tally,
+    deadline: float,
+    limits: tuple[int, float],
+) -> None:
+    host, port, path = target
+    max_requests, timeout = limits
+    connection = Connection(host, port)
+    prefix = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+        f"User-Agent: {CHROME_UA}\r\nConnection: keep-alive\r\n"
+    ).encode()
+    try:
+        while time.perf_counter() < deadline and tally.sent < max_requests:
+            body = json.dumps(next(bodies), ensure_ascii=False).encode()
+            head = prefix + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            tally.sent += 1
+            started = time.perf_counter()
+            try:
+                status, content = await asyncio.wait_for(
+                    connection.request(head, body), timeout=timeout
+                )
+                key = str(status)
+            except (TimeoutError, OSError, ConnectionError, ValueError, IndexError) as error:
+                connection.close()
+                status, content, key = 0, b"", type(error).__name__
+            ended = time.perf_counter()
+            if status != 200 and not tally.first_error:
+                tally.first_error = f"{key}: {content[:300]!r}"
+            if ended >= tally.recording and ended <= deadline:
+                tally.statuses[key] += 1
+                if status == 200:
+                    tally.latencies.append((ended - started) * 1000)
+    finally:
+        connection.close()
+
+
+async def run_load(
+    url: str,
+    bodies: Iterator[dict[str, Any]],
+    *,
+    connections: int,
+    duration: float,
+    warmup: float,
+    max_requests: int,
+    timeout: float,
+) -> dict[str, Any]:
+    parts = urlsplit(url)
+    target = (parts.hostname or "127.0.0.1", parts.port or 80, parts.path or "/")
+    start = time.perf_counter()
+    tally = Tally(recording=start + warmup)
+    deadline = start + warmup + duration
+    await asyncio.gather(
+        *[
+            _worker(target, bodies, tally, deadline, (max_requests, timeout))
+            for _ in range(connections)
+        ]
+    )
+    measured = max(min(time.perf_counter(), deadline) - tally.recording, 1e-9)
+    latencies = sorted(tally.latencies)
+    return {
+        "connections": connections,
+        "seconds": round(measured, 2),
+        "sent": tally.sent,
+        "statuses": dict(tally.statuses),
+        "ok": len(latencies),
+        "per_second": round(len(latencies) / measured, 1),
+        "mean_ms": round(sum(latencies) / len(latencies), 2) if latencies else 0.0,
+        **{f"p{p}_ms": round(percentile(latencies, p), 2) for p in (50, 95, 99)},
+        "max_ms": round(latencies[-1], 2) if latencies else 0.0,
+        "first_error": tally.first_error,
+        "cpu_seconds": round(time.process_time(), 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__)
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--plugin-key", required=True)
+    parser.add_argument("--mix", choices=["new", "returning"], default="new")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--duration", type=float, default=20.0, help="Recorded seconds.")
+    parser.add_argument("--warmup", type=float, default=3.0, help="Seconds not recorded.")
+    parser.add_argument("--max-requests", type=int, default=200_000)
+    parser.add_argument("--timeout", type=float, default=10.0, help="Seconds per request.")
+    parser.add_argument("--pool", help="JSON lines of members (returning mix).")
+    parser.add_argument("--pool-offset", type=int, default=0)
+    parser.add_argument("--run-id", default=f"{int(time.time()):x}")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    if args.mix == "returning":
+        if not args.pool:
+            parser.error("--mix returning needs --pool")
+        with open(args.pool, encoding="utf-8") as lines:
+            pool = [json.loads(line) for line in lines if line.strip()]
+        bodies = returning_bodies(args.plugin_key, pool, args.pool_offset, args.seed)
+    else:
+        bodies = new_bodies(args.plugin_key, args.run_id, args.seed)
+    result = asyncio.run(
+        run_load(
+            args.url,
+            bodies,
+            connections=args.connections,
+            duration=args.duration,
+            warmup=args.warmup,
+            max_requests=args.max_requests,
+            timeout=args.timeout,
+        )
+    )
+    json.dump(result, sys.stdout)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
