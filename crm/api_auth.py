@@ -6,9 +6,11 @@ endpoint asks it for the permission it needs (crm.permissions, the one check).""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
@@ -22,6 +24,7 @@ from crm.ratelimit import RateDecision, limit_parse, rate_limit_hit
 from crm.services import secret_matches
 
 CHANNEL_HEADER = "x-channel-id"
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 class CredentialAuthentication(authentication.BaseAuthentication):
@@ -41,7 +44,10 @@ class CredentialAuthentication(authentication.BaseAuthentication):
             secret=secret or "", hashed=credential.secret_hash
         ):
             raise exceptions.AuthenticationFailed("The access key or secret is wrong, or revoked.")
-        ApiCredential.objects.filter(pk=credential.pk).update(last_used_at=timezone.now())
+        # At most one write a minute per credential: reads should not all write.
+        now = timezone.now()
+        stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
+        ApiCredential.objects.filter(stale, pk=credential.pk).update(last_used_at=now)
         return None, viewer_for_credential(credential=credential)
 
     def authenticate_header(self, request: Request) -> str:

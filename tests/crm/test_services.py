@@ -149,3 +149,22 @@ def test_manager_create_refuses_a_weak_password(channel: Channel) -> None:
     with pytest.raises(ValidationError):
         services.manager_create(channel=channel, email="x@shop.example", password="123", role=role)
     assert not Membership.objects.filter(channel=channel).exists()
+
+
+@pytest.mark.django_db
+def test_a_credentials_last_use_is_written_at_most_once_a_minute(channel: Channel) -> None:
+    from django.test import Client
+
+    issued = services.credential_create(
+        channel=channel, role=services.role_get(channel=channel, name="owner")
+    )
+    client = Client(
+        headers={"x-access-key": issued.credential.access_key, "x-access-secret": issued.secret}
+    )
+
+    client.get("/open/v5/segments")
+    first = ApiCredential.objects.get(pk=issued.credential.pk).last_used_at
+    client.get("/open/v5/segments")
+    second = ApiCredential.objects.get(pk=issued.credential.pk).last_used_at
+
+    assert first is not None and second == first
