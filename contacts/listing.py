@@ -29,7 +29,6 @@ from contacts.selectors import contacts_for_channel
 from crm.counting import BoundedCount, count_bounded
 from crm.cursors import cursor_decode, cursor_encode
 from crm.errors import InvalidInput, Problem
-from crm.ids import id_parse
 from crm.permissions import Permission, Viewer
 from profile_schema.models import ProfileField
 
@@ -45,7 +44,6 @@ DATETIME_SORTS = frozenset({"last_seen_at", "created_at", "updated_at"})
 NULLABLE_SORTS = frozenset({"last_seen_at"})
 SEARCHED_KEYS = ("name", "profile.email", "profile.mobileNumber")
 DEFAULT_SORT = "-lastSeenAt"
-MAX_LIMIT = 500
 
 
 @dataclass(frozen=True)
@@ -199,18 +197,6 @@ def contact_filtered(
         query or "", searchable=searchable
     )
     return contacts_for_channel(channel=viewer.channel).filter(q)
-
-
-def limit_parse(raw: Any) -> int:
-    """?limit=: 1-500, default 25."""
-    if raw in (None, ""):
-        return 25
-    limit = id_parse(raw)
-    if limit is None or limit > MAX_LIMIT:
-        raise InvalidInput(
-            [Problem("limit", "invalid_limit", f"limit is a whole number from 1 to {MAX_LIMIT}.")]
-        )
-    return limit
 
 
 def contact_list_page(

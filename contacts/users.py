@@ -37,6 +37,7 @@ from contacts.ingest import _all_problems, _clean_profiles, _tags
 from contacts.models import Contact, Event
 from contacts.selectors import contacts_for_channel
 from contacts.services import tag_catalogue_ensure
+from crm.api import PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, page_limit
 from crm.cursors import cursor_decode, cursor_encode
 from crm.errors import InvalidInput, Problem
 from crm.models import Channel
@@ -53,8 +54,8 @@ CONTACT_ID = re.compile(r"[1-9][0-9]{0,18}")
 MAX_CONTACT_ID = 2**63 - 1
 MEMBER_ID_MAX_LENGTH = 255
 BLOCK_REASON_MAX_LENGTH = 300
-LIST_LIMIT_DEFAULT = 25
-LIST_LIMIT_MAX = 500
+LIST_LIMIT_DEFAULT = PAGE_LIMIT_DEFAULT
+LIST_LIMIT_MAX = PAGE_LIMIT_MAX
 SORT_ORDERS = ("desc", "asc")
 
 
@@ -370,16 +371,6 @@ class EventsPage:
     next: str | None
 
 
-def list_limit(raw: str | None) -> int:
-    """?limit= as API.md allows it: an integer 1 to 500, 25 when absent."""
-    if raw is None or raw == "":
-        return LIST_LIMIT_DEFAULT
-    if not re.fullmatch(r"[0-9]{1,4}", raw) or not 1 <= int(raw) <= LIST_LIMIT_MAX:
-        message = f"limit must be a whole number from 1 to {LIST_LIMIT_MAX}; received {raw!r}."
-        raise _refuse("limit", "invalid", message)
-    return int(raw)
-
-
 def _sort_order(raw: str | None) -> str:
     if raw is None or raw == "":
         return "desc"
@@ -419,7 +410,7 @@ def user_events_page(*, viewer: Viewer, contact: Contact, params: Mapping[str, s
     )
     order, limit, position = _all_problems(
         lambda: _sort_order(raw_order),
-        lambda: list_limit(params.get("limit")),
+        lambda: page_limit(params.get("limit")),
         lambda: _position(params.get("since"), scope),
     )
     rows = events_for_contact(viewer=viewer, contact=contact)

@@ -8,10 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from django.http import Http404
 
 from contacts.models import Contact
-from contacts.selectors import contacts_for_channel
+from contacts.users import user_get
 from conversations.models import Conversation, Message
 from crm.cursors import cursor_decode, cursor_encode
 from crm.errors import InvalidInput, Problem
@@ -36,16 +35,7 @@ def conversations_for_channel(*, channel: Channel) -> QuerySet[Conversation]:
 
 def contact_for_viewer(*, viewer: Viewer, contact_id: str) -> Contact:
     """The contact CONTACT_ID of the viewer's channel; 404 for any other id (or channel)."""
-    # Only ids a bigint can hold reach the query; anything else is simply not there.
-    valid = contact_id.isascii() and contact_id.isdigit() and int(contact_id) < 2**63
-    contact = (
-        contacts_for_channel(channel=viewer.channel).filter(pk=int(contact_id)).first()
-        if valid
-        else None
-    )
-    if contact is None:
-        raise Http404("No such user in this channel.")
-    return contact
+    return user_get(viewer=viewer, user_id=contact_id)
 
 
 def user_chat_page(

@@ -21,6 +21,7 @@ from crm.errors import (
     Problem,
     RateLimited,
 )
+from crm.ids import id_parse
 
 STATUS_TYPES = {
     400: "validation_error",
@@ -194,3 +195,18 @@ class StrictSerializer(serializers.Serializer):
 
     def _why(self, name: str, writable: list[str]) -> str:
         return self.fixed.get(name) or f"not a field here; fields: {', '.join(writable)}."
+
+
+PAGE_LIMIT_DEFAULT = 25
+PAGE_LIMIT_MAX = 500
+
+
+def page_limit(raw: object) -> int:
+    """?limit= of every list (API.md): a whole number from 1 to 500, 25 when absent."""
+    if raw is None or raw == "":
+        return PAGE_LIMIT_DEFAULT
+    limit = id_parse(raw)
+    if limit is None or limit > PAGE_LIMIT_MAX:
+        message = f"limit is a whole number from 1 to {PAGE_LIMIT_MAX}; received {str(raw)!r}."
+        raise InvalidInput([Problem("limit", "invalid", message)])
+    return limit

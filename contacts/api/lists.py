@@ -12,10 +12,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from contacts import segments
-from contacts.listing import ContactPage, contact_list_page, limit_parse
+from contacts.listing import ContactPage, contact_list_page
 from contacts.models import Segment
 from contacts.representation import user_object
-from crm.api import StrictSerializer, query_check, refusals
+from crm.api import StrictSerializer, page_limit, query_check, refusals
 from crm.api_auth import OpenApiView
 from crm.errors import InvalidInput, Problem
 from crm.ids import id_parse
@@ -108,7 +108,7 @@ class UserListView(OpenApiView):
             filter=filter_from_query(params.get("filter")),
             query=params.get("query", ""),
             sort=params.get("sort"),
-            limit=limit_parse(params.get("limit")),
+            limit=page_limit(params.get("limit")),
             since=params.get("since"),
         )
         return Response(page_body(page))
@@ -238,7 +238,7 @@ class SegmentUsersView(OpenApiView):
             viewer=self.viewer,
             filter={"key": "segment", "operator": "eq", "values": [segment.pk]},
             sort=params.get("sort"),
-            limit=limit_parse(params.get("limit")),
+            limit=page_limit(params.get("limit")),
             since=params.get("since"),
             list_name=f"segment{segment.pk}",
         )

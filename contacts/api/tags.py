@@ -41,6 +41,7 @@ from contacts.models import Contact, Tag
 from contacts.representation import epoch_ms
 from contacts.selectors import contacts_for_channel
 from contacts.services import tag_create, tag_delete
+from crm.api import PAGE_LIMIT_DEFAULT, page_limit
 from crm.api_auth import OpenApiView
 from crm.counting import EXACT_COUNT_TIMEOUT_MS, BoundedCount, count_bounded, count_estimate
 from crm.cursors import cursor_decode, cursor_encode
@@ -56,8 +57,6 @@ from profile_schema.api import (
     rate_limit_headers,
 )
 
-DEFAULT_LIMIT = 25
-MAX_LIMIT = 500
 SMALL_TAG_ESTIMATE = 10_000  # holders, estimated, under which an exact count is tried again
 _T = TypeVar("_T")
 _TABLE = Contact._meta.db_table
@@ -193,13 +192,11 @@ def tag_object(tag: Tag, count: BoundedCount) -> dict[str, Any]:
 def _page_params(request: Request, scope: str) -> tuple[int, str | None]:
     """?limit and ?since, every problem with them listed."""
     problems: list[Problem] = []
-    limit, text = DEFAULT_LIMIT, request.query_params.get("limit")
-    if text is not None:
-        if text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_LIMIT:
-            limit = int(text)
-        else:
-            message = f"limit is a whole number from 1 to {MAX_LIMIT}; got {text!r}."
-            problems.append(Problem("limit", "invalid", message))
+    limit = PAGE_LIMIT_DEFAULT
+    try:
+        limit = page_limit(request.query_params.get("limit"))
+    except InvalidInput as refused:
+        problems += refused.problems
     since = None
     if "since" in request.query_params:
         try:

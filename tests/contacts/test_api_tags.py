@@ -128,7 +128,7 @@ def test_bad_paging_lists_every_problem(channel: Channel) -> None:
         {
             "key": "limit",
             "code": "invalid",
-            "message": "limit is a whole number from 1 to 500; got '501'.",
+            "message": "limit is a whole number from 1 to 500; received '501'.",
         },
         {"key": "since", "code": "invalid_cursor", "message": "The cursor is not valid."},
     ]
