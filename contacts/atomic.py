@@ -10,13 +10,15 @@ would change, so a repeated boot writes nothing.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, connection
 
-from contacts.models import MAX_TAGS_PER_CONTACT
+from contacts.models import MAX_TAGS_PER_CONTACT, Contact
 from crm.errors import InvalidInput, Problem
 from profile_schema.validation import MAX_PROFILE_BYTES, MAX_PROFILE_KEYS
 
@@ -145,17 +147,23 @@ def update_sql(change: ContactChange) -> tuple[str, str]:
     return set_list, changed
 
 
-def execute(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """Run SQL; a database limit (tags, profile size) becomes a refusal naming it."""
+@contextmanager
+def database_limits() -> Iterator[None]:
+    """A database limit (tags, profile size, key count) hit inside becomes a refusal naming it."""
     try:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return list(cursor.fetchall()) if cursor.description else []
+        yield
     except IntegrityError as error:
         constraint = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
         if constraint in CONSTRAINT_PROBLEMS:
             raise InvalidInput([CONSTRAINT_PROBLEMS[constraint]]) from error
         raise
+
+
+def execute(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Run SQL; a database limit (tags, profile size) becomes a refusal naming it."""
+    with database_limits(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall()) if cursor.description else []
 
 
 def contact_update_atomic(*, channel_id: int, contact_id: int, change: ContactChange) -> bool:
@@ -173,8 +181,6 @@ def contact_update_atomic(*, channel_id: int, contact_id: int, change: ContactCh
 
 def _new_row(change: ContactChange) -> dict[str, Any]:
     """The columns of a contact created by CHANGE, every NOT NULL column filled."""
-    from contacts.models import Contact
-
     row: dict[str, Any] = {}
     for model_field in Contact._meta.concrete_fields:
         if model_field.primary_key or model_field.generated:
@@ -204,13 +210,10 @@ def _new_row(change: ContactChange) -> dict[str, Any]:
     return row
 
 
-def contact_upsert_atomic(
+def _upsert_sql(
     *, channel_id: int, identity: str, value: str, change: ContactChange
-) -> tuple[int, bool, bool]:
-    """Create the contact whose IDENTITY (member_id or veil_id) is VALUE, or merge CHANGE into it.
-
-    One statement, safe under any number of concurrent callers; returns (id, created, written).
-    """
+) -> tuple[str, dict[str, Any]]:
+    """INSERT … ON CONFLICT DO UPDATE for the contact whose IDENTITY is VALUE (no RETURNING)."""
     assert identity in ("member_id", "veil_id")
     row = {**_new_row(change), "channel_id": channel_id, identity: value}
     columns = ", ".join(row)
@@ -222,15 +225,91 @@ def contact_upsert_atomic(
         f"INSERT INTO contacts_contact AS c ({columns}) VALUES ({values})"  # noqa: S608
         f" ON CONFLICT (channel_id, {identity}) WHERE {identity} IS NOT NULL"
         f" DO UPDATE SET {set_list} WHERE {changed}"
-        " RETURNING c.id, (c.xmax = 0) AS created"
     )
     params = {**change.params(), **{f"new_{column}": v for column, v in row.items()}}
-    returned = execute(sql, params)
+    params.update(channel_id=channel_id, identity_value=value)
+    return sql, params
+
+
+def contact_upsert_atomic(
+    *, channel_id: int, identity: str, value: str, change: ContactChange
+) -> tuple[int, bool, bool]:
+    """Create the contact whose IDENTITY (member_id or veil_id) is VALUE, or merge CHANGE into it.
+
+    One statement, safe under any number of concurrent callers; returns (id, created, written).
+    """
+    sql, params = _upsert_sql(channel_id=channel_id, identity=identity, value=value, change=change)
+    returned = execute(sql + " RETURNING c.id, (c.xmax = 0) AS created", params)
     if returned:
         return int(returned[0][0]), bool(returned[0][1]), True
     found = execute(
         f"SELECT id FROM contacts_contact WHERE channel_id = %(channel_id)s"  # noqa: S608
-        f" AND {identity} = %(value)s",
-        {"channel_id": channel_id, "value": value},
+        f" AND {identity} = %(identity_value)s",
+        params,
     )
     return int(found[0][0]), False, False
+
+
+@dataclass(frozen=True)
+class Upserted:
+    """The contact as the upsert left it, and what the upsert did."""
+
+    contact: Contact
+    created: bool
+    written: bool
+    # The device's non-member contact (same veil_id, no member id), when the caller asked.
+    device_contact_id: int | None
+
+
+def contact_upsert_returning(
+    *,
+    channel_id: int,
+    identity: str,
+    value: str,
+    change: ContactChange,
+    activity_month: date,
+    device_veil_id: str | None = None,
+) -> Upserted:
+    """contact_upsert_atomic, plus the whole row back and the month's activity, in one statement.
+
+    A data-modifying CTE writes the contact, records ACTIVITY_MONTH in the activity ledger when
+    the contact was written, and returns every column, so the caller needs no second read. When
+    nothing changed, one SELECT reads the row. With DEVICE_VEIL_ID, the same statement looks up
+    the device's non-member contact, which the caller merges."""
+    sql, params = _upsert_sql(channel_id=channel_id, identity=identity, value=value, change=change)
+    columns = ", ".join(f"t.{f.column}" for f in Contact._meta.concrete_fields)
+    device = "NULL::bigint"
+    if device_veil_id:
+        device = (
+            "(SELECT d.id FROM contacts_contact AS d WHERE d.channel_id = %(channel_id)s"
+            " AND d.veil_id = %(device_veil)s AND d.member_id IS NULL AND d.id <> t.id LIMIT 1)"
+        )
+    params.update(activity_month=activity_month, device_veil=device_veil_id)
+    written = (
+        f"WITH t AS ({sql} RETURNING c.*, (c.xmax = 0) AS created),"  # noqa: S608 - constants
+        " activity AS (INSERT INTO contacts_contactactivity (channel_id, contact_id, month)"
+        " SELECT t.channel_id, t.id, %(activity_month)s FROM t ON CONFLICT DO NOTHING)"
+        f" SELECT {columns}, t.created, true AS written, {device} AS device_contact_id FROM t"
+    )
+    rows = _contacts_raw(written, params)
+    if not rows:
+        unchanged = (
+            f"SELECT {columns}, false AS created, false AS written,"  # noqa: S608 - constants
+            f" {device} AS device_contact_id FROM contacts_contact AS t"
+            f" WHERE t.channel_id = %(channel_id)s AND t.{identity} = %(identity_value)s"
+        )
+        rows = _contacts_raw(unchanged, params)
+    contact = rows[0]
+    extra = contact.__dict__
+    return Upserted(
+        contact=contact,
+        created=bool(extra.pop("created")),
+        written=bool(extra.pop("written")),
+        device_contact_id=extra.pop("device_contact_id"),
+    )
+
+
+def _contacts_raw(sql: str, params: dict[str, Any]) -> list[Contact]:
+    """Contacts of a raw statement, its values converted as the ORM does (jsonb, timestamps)."""
+    with database_limits():
+        return list(Contact.objects.raw(sql, params))

@@ -106,11 +106,9 @@ def contact_event_track(*, contact: Contact, name: Any, properties: Any, at: dat
 
 
 def _checkout_field_defined(contact: Contact) -> bool:
-    from profile_schema.models import ProfileField
+    from profile_schema.validation import profile_fields_by_key
 
-    return ProfileField.objects.filter(
-        channel_id=contact.channel_id, key=f"profile.{CHECKOUT_KEY}"
-    ).exists()
+    return CHECKOUT_KEY in profile_fields_by_key(contact.channel)
 
 
 def event_object(event: Event) -> dict[str, Any]:

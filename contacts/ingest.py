@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,8 +17,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from contacts import merging
-from contacts.activity import activity_record
-from contacts.atomic import ContactChange, contact_update_atomic, contact_upsert_atomic
+from contacts.activity import activity_record, month_of
+from contacts.atomic import ContactChange, contact_update_atomic, contact_upsert_returning
 from contacts.models import Contact
 from contacts.sdk.context import VisitContext
 from contacts.services import tag_catalogue_ensure, tags_clean
@@ -40,6 +42,38 @@ class BootResult:
     veil_id: str | None
     session_token: str
     created: bool
+
+
+# How long a process trusts a channel it looked up by plugin key. The settings a boot reads
+# (member-hash secret and requirement, time zone) reach every process within this time; the
+# schema version is read afresh under the lock on every write.
+CHANNEL_CACHE_SECONDS = 10.0
+CHANNEL_CACHE_SIZE = 4096
+_channels: dict[str, tuple[float, Channel]] = {}
+
+
+def channel_by_plugin_key(plugin_key: str) -> Channel | None:
+    """The channel of PLUGIN_KEY, from this process's cache when looked up in the last seconds.
+
+    Each caller gets its own copy, since writes refresh the copy's schema version. An unknown
+    key is never cached: a channel created a moment ago boots at once."""
+    now = time.monotonic()
+    cached = _channels.get(plugin_key)
+    if cached is not None and cached[0] > now:
+        return copy.copy(cached[1])
+    channel = Channel.objects.filter(plugin_key=plugin_key).first()
+    if channel is None:
+        _channels.pop(plugin_key, None)
+        return None
+    if len(_channels) >= CHANNEL_CACHE_SIZE:
+        _channels.clear()
+    _channels[plugin_key] = (now + CHANNEL_CACHE_SECONDS, copy.copy(channel))
+    return channel
+
+
+def channel_cache_clear() -> None:
+    """Forget every cached channel (tests; a process that must see a change at once)."""
+    _channels.clear()
 
 
 def member_hash(*, secret: str, member_id: str) -> str:
@@ -204,31 +238,43 @@ def boot_change(channel: Channel, boot: BootInput, visit: VisitContext) -> Conta
 def contact_boot(*, channel: Channel, boot: BootInput, visit: VisitContext) -> BootResult:
     """Find or create the visitor (by member id, else by device id), record the visit, merge.
 
-    An anonymous contact or lead on the same device is merged into the member it becomes."""
+    An anonymous contact or lead on the same device is merged into the member it becomes.
+    Usually three statements: the schema lock, then one upsert that also records the month's
+    activity and returns the row, then the commit (ARCHITECTURE rule 3)."""
     if boot.member_id:
         member_hash_check(channel=channel, member_id=boot.member_id, given=boot.member_hash)
     veil_id = None if boot.member_id else (boot.veil_id or uuid.uuid4().hex)
     with transaction.atomic():
-        schema_read_lock(channel_id=channel.pk)
+        schema_read_lock(channel)
         change = boot_change(channel, boot, visit)
         tag_catalogue_ensure(channel=channel, tags=change.tags_add)
         identity, value = ("member_id", boot.member_id) if boot.member_id else ("veil_id", veil_id)
         assert value is not None
-        contact_id, created, written = contact_upsert_atomic(
-            channel_id=channel.pk, identity=identity, value=value, change=change
+        upserted = contact_upsert_returning(
+            channel_id=channel.pk,
+            identity=identity,
+            value=value,
+            change=change,
+            activity_month=month_of(channel, change.now),
+            device_veil_id=boot.veil_id if boot.member_id else None,
         )
-        if boot.member_id and boot.veil_id:
-            written |= merging.contact_merge_device_into_member(
-                channel=channel, member_contact_id=contact_id, veil_id=boot.veil_id, now=change.now
+        contact = upserted.contact
+        merged = (
+            upserted.device_contact_id is not None
+            and boot.veil_id is not None
+            and merging.contact_merge_device_into_member(
+                channel=channel, member_contact_id=contact.pk, veil_id=boot.veil_id, now=change.now
             )
-        if written:
-            activity_record(channel=channel, contact_id=contact_id, moment=change.now)
-        contact = Contact.objects.select_related("channel").get(pk=contact_id)
+        )
+        if merged:
+            activity_record(channel=channel, contact_id=contact.pk, moment=change.now)
+            contact = Contact.objects.get(pk=contact.pk)
+    contact.channel = channel
     return BootResult(
         contact=contact,
         veil_id=boot.veil_id or veil_id,
         session_token=session_token_issue(contact),
-        created=created,
+        created=upserted.created,
     )
 
 
@@ -236,7 +282,7 @@ def contact_boot(*, channel: Channel, boot: BootInput, visit: VisitContext) -> B
 def contact_sdk_update(*, contact: Contact, data: Mapping[str, Any]) -> Contact:
     """updateUser from the SDK: profile, profileOnce, tags (replace), language, opt-outs (on)."""
     channel = contact.channel
-    schema_read_lock(channel_id=channel.pk)
+    schema_read_lock(channel)
     cleaned, tags = _all_problems(
         lambda: _clean_profiles(channel, data.get("profile") or {}, data.get("profileOnce") or {}),
         lambda: _tags(data["tags"]) if data.get("tags") is not None else None,

@@ -30,6 +30,7 @@ from crm.counting import BoundedCount, count_bounded
 from crm.cursors import cursor_decode, cursor_encode
 from crm.errors import InvalidInput, Problem
 from crm.permissions import Permission, Viewer
+from profile_schema.cache import channel_fields
 from profile_schema.models import ProfileField
 
 SORT_COLUMNS = {
@@ -64,8 +65,10 @@ class ContactPage:
 
 
 def fields_by_key(viewer: Viewer) -> dict[str, ProfileField]:
-    """The channel's field definitions (built-in and profile) by full key, in one query."""
-    return {f.key: f for f in ProfileField.objects.filter(channel=viewer.channel)}
+    """The channel's field definitions (built-in and profile) by full key, cached per process."""
+    channel = viewer.channel
+    rows = channel_fields(channel_id=channel.pk, version=channel.profile_schema_version)
+    return {f.key: f for f in rows}
 
 
 def sort_parse(

@@ -17,18 +17,18 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.http import Http404
 from django.utils import timezone
 
 from contacts.activity import activity_record
 from contacts.atomic import (
-    CONSTRAINT_PROBLEMS,
     SESSION_IDLE,
     ContactChange,
     contact_update_atomic,
     contact_upsert_atomic,
+    database_limits,
 )
 from contacts.events import contact_event_track, event_problems
 
@@ -220,7 +220,7 @@ def _catalogue_ensure(channel: Channel, tags: list[str] | None) -> None:
 def user_create(*, viewer: Viewer, data: Any) -> Contact:
     """POST users: a new lead with the body's profile, tags and opt-outs."""
     with transaction.atomic():
-        schema_read_lock(channel_id=viewer.channel.pk)
+        schema_read_lock(viewer.channel)
         change = user_change_clean(channel=viewer.channel, data=data, creating=True)
         _catalogue_ensure(viewer.channel, change.tags_replace)
         contact = _contact_insert(viewer.channel, change)
@@ -230,26 +230,20 @@ def user_create(*, viewer: Viewer, data: Any) -> Contact:
 
 def _contact_insert(channel: Channel, change: ContactChange) -> Contact:
     """One INSERT; a database limit (profile size, key count) becomes a refusal naming it."""
-    try:
-        with transaction.atomic():
-            return Contact.objects.create(
-                channel=channel,
-                profile={**change.profile_once, **change.profile_set},
-                tags=change.tags_replace or [],
-                unsubscribe_email=bool(change.unsubscribe_email),
-                unsubscribe_texting=bool(change.unsubscribe_texting),
-            )
-    except IntegrityError as error:
-        constraint = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
-        if constraint in CONSTRAINT_PROBLEMS:
-            raise InvalidInput([CONSTRAINT_PROBLEMS[constraint]]) from error
-        raise
+    with database_limits(), transaction.atomic():
+        return Contact.objects.create(
+            channel=channel,
+            profile={**change.profile_once, **change.profile_set},
+            tags=change.tags_replace or [],
+            unsubscribe_email=bool(change.unsubscribe_email),
+            unsubscribe_texting=bool(change.unsubscribe_texting),
+        )
 
 
 def user_update(*, viewer: Viewer, contact: Contact, data: Any) -> Contact:
     """PATCH users/{id}: set and remove profile keys, fill empty ones, replace tags, opt-outs."""
     with transaction.atomic():
-        schema_read_lock(channel_id=viewer.channel.pk)
+        schema_read_lock(viewer.channel)
         change = user_change_clean(channel=viewer.channel, data=data)
         _catalogue_ensure(viewer.channel, change.tags_replace)
         if contact_update_atomic(
@@ -264,7 +258,7 @@ def user_upsert_by_member_id(*, viewer: Viewer, member_id: str, data: Any) -> tu
 
     Returns (contact, created)."""
     with transaction.atomic():
-        schema_read_lock(channel_id=viewer.channel.pk)
+        schema_read_lock(viewer.channel)
         change = user_change_clean(
             channel=viewer.channel, data=data, also=(lambda: _member_id_check(member_id),)
         )

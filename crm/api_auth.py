@@ -44,10 +44,13 @@ class CredentialAuthentication(authentication.BaseAuthentication):
             secret=secret or "", hashed=credential.secret_hash
         ):
             raise exceptions.AuthenticationFailed("The access key or secret is wrong, or revoked.")
-        # At most one write a minute per credential: reads should not all write.
+        # At most one write a minute per credential: reads should not all write. The row just
+        # read tells whether one is due; the condition keeps concurrent requests to one write.
         now = timezone.now()
-        stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
-        ApiCredential.objects.filter(stale, pk=credential.pk).update(last_used_at=now)
+        since = now - LAST_USED_RESOLUTION
+        if credential.last_used_at is None or credential.last_used_at < since:
+            stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=since)
+            ApiCredential.objects.filter(stale, pk=credential.pk).update(last_used_at=now)
         return None, viewer_for_credential(credential=credential)
 
     def authenticate_header(self, request: Request) -> str:

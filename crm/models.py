@@ -47,6 +47,9 @@ class Channel(models.Model):
     kakao_channel_id = models.CharField(
         max_length=64, blank=True, help_text="The connected Kakao channel's id (empty: none)."
     )
+    # Set by a database trigger from a sequence whenever a profile field of the channel is
+    # created, changed or deleted: processes cache the definitions under it (profile_schema.cache).
+    profile_schema_version = models.BigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

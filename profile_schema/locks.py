@@ -8,18 +8,29 @@ definitions commits after the switch: stored values always match their declared 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db import connection
 
-# The first half of the two-key advisory lock: this module's namespace.
+if TYPE_CHECKING:
+    from crm.models import Channel
+
+# The first half of the two-key advisory lock: this module's namespace. The database function
+# profile_schema_read_lock (migration profile_schema 0004) uses the same number.
 SCHEMA_LOCK_SPACE = 7251
 
 
-def schema_read_lock(*, channel_id: int) -> None:
-    """Hold the channel's schema lock shared until the current transaction ends."""
+def schema_read_lock(channel: Channel) -> int:
+    """Hold the channel's schema lock shared until the current transaction ends; its version.
+
+    One round trip: the database function takes the lock, then reads the channel's schema
+    version, which it also sets on CHANNEL, so the definitions loaded after it
+    (`validation.profile_fields_by_key`) are the ones in force until commit."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock_shared(%s, %s)", [SCHEMA_LOCK_SPACE, channel_id]
-        )
+        cursor.execute("SELECT profile_schema_read_lock(%s)", [channel.pk])
+        version = int(cursor.fetchone()[0])
+    channel.profile_schema_version = version
+    return version
 
 
 def schema_write_lock(*, channel_id: int) -> None:

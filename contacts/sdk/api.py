@@ -88,7 +88,7 @@ class BootView(SdkView):
         body = s.BootRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        channel = Channel.objects.filter(plugin_key=data["pluginKey"]).first()
+        channel = ingest.channel_by_plugin_key(data["pluginKey"])
         self.rate_limit(request, channel)
         if channel is None:
             raise AuthenticationFailed("Unknown pluginKey.")

@@ -6,9 +6,11 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from contacts.ingest import member_hash
 from contacts.models import Contact, ContactActivity, ContactType, Event
+from contacts.representation import user_object
 from crm.models import Channel
 from tests.contacts.factories import MemberFactory
 from tests.contacts.sdk_client import Sdk
@@ -437,3 +439,36 @@ def test_a_merge_keeps_the_leads_conversations_and_activity(channel: Channel) ->
     assert list(Conversation.objects.values_list("contact_id", flat=True)) == [int(member["id"])]
     assert Conversation.objects.get().pk == started.conversation.pk
     assert ContactActivity.objects.filter(contact_id=member["id"]).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_boot_is_the_rate_limit_the_schema_lock_and_one_upsert(channel: Channel) -> None:
+    MemberFactory(channel=channel, member_id="m-1")
+    sdk = Sdk(channel.plugin_key)
+    sdk.boot(memberId="m-2", profile={"name": "Warm-up"})  # channel and fields now cached
+
+    with CaptureQueriesContext(connection) as returning:
+        response = sdk.boot(memberId="m-1", veilId="device-0001", profile={"name": "Kim"})
+
+    statements = [q["sql"] for q in returning.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert response.status_code == 200
+    assert response.json()["user"]["profile"]["name"] == "Kim"
+    assert len(statements) == 3
+    assert "crm_ratelimitwindow" in statements[0]
+    assert statements[1].startswith("SELECT profile_schema_read_lock(")
+    assert statements[2].startswith("WITH t AS (INSERT INTO contacts_contact")
+    assert ContactActivity.objects.filter(contact__member_id="m-1").count() == 1
+
+
+@pytest.mark.django_db
+def test_the_answer_is_the_row_as_stored(channel: Channel) -> None:
+    sdk = Sdk(channel.plugin_key)
+
+    answered = sdk.boot(
+        memberId="m-3", profile={"name": "Lee", "mobileNumber": "010-1234-5678"}, tags=["vip"]
+    ).json()["user"]
+    again = sdk.boot(memberId="m-3").json()["user"]  # within a minute: nothing is written
+
+    stored = Contact.objects.get(channel=channel, member_id="m-3")
+    assert answered == again == user_object(stored)
+    assert answered["profile"]["mobileNumber"] == "+821012345678"

@@ -11,10 +11,11 @@ from django.db import connection, transaction
 
 from contacts.models import Contact
 from crm import services
-from profile_schema.locks import schema_read_lock
+from crm.models import Channel
+from profile_schema.locks import schema_read_lock, schema_write_lock
 from profile_schema.models import FieldType, ProfileField
 from profile_schema.services import profile_field_create, profile_field_type_change
-from profile_schema.validation import profile_values_clean
+from profile_schema.validation import ProfileValidationError, profile_values_clean
 
 
 @pytest.mark.django_db(transaction=True)
@@ -28,7 +29,7 @@ def test_a_type_change_waits_for_a_write_validated_under_the_old_type() -> None:
     def writer() -> None:
         try:
             with transaction.atomic():
-                schema_read_lock(channel_id=channel.pk)
+                schema_read_lock(channel)
                 values = profile_values_clean(channel=channel, values={"code": "abc"})
                 validated.set()
                 time.sleep(0.5)  # the type change arrives meanwhile
@@ -55,3 +56,59 @@ def test_a_type_change_waits_for_a_write_validated_under_the_old_type() -> None:
     assert outcome == ["refused: 1"]  # the write landed first, and "abc" is no number
     assert Contact.objects.get(pk=contact.pk).profile == {"code": "abc"}
     assert ProfileField.objects.get(pk=field.pk).type == FieldType.STRING
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_waiting_for_a_type_change_validates_under_the_new_type() -> None:
+    channel = services.channel_create(name="Race the other way")
+    field = profile_field_create(channel=channel, key="code", name="Code", type=FieldType.STRING)
+    profile_values_clean(channel=channel, values={"code": "abc"})  # caches the string definition
+    switching = threading.Event()
+    outcome: list[str] = []
+
+    def switcher() -> None:
+        try:
+            with transaction.atomic():
+                schema_write_lock(channel_id=channel.pk)
+                ProfileField.objects.filter(pk=field.pk).update(type=FieldType.NUMBER)
+                switching.set()
+                time.sleep(0.5)  # the writer asks for the lock meanwhile
+        finally:
+            connection.close()
+
+    def writer() -> None:
+        try:
+            switching.wait(5)
+            with transaction.atomic():
+                schema_read_lock(channel)  # waits for the switch to commit
+                profile_values_clean(channel=channel, values={"code": "abc"})
+            outcome.append("accepted")
+        except ProfileValidationError as error:
+            outcome.append(error.problems[0].code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=switcher), threading.Thread(target=writer)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert outcome == ["invalid_type"]  # "abc" checked as a number, not as the cached string
+
+
+@pytest.mark.django_db
+def test_every_field_change_gives_the_channel_a_new_schema_version() -> None:
+    channel = services.channel_create(name="Versions")
+    seen = [Channel.objects.get(pk=channel.pk).profile_schema_version]
+
+    field = profile_field_create(channel=channel, key="code", name="Code", type=FieldType.STRING)
+    seen.append(Channel.objects.get(pk=channel.pk).profile_schema_version)
+    ProfileField.objects.filter(pk=field.pk).update(name="Code name")
+    seen.append(Channel.objects.get(pk=channel.pk).profile_schema_version)
+    ProfileField.objects.filter(pk=field.pk).delete()
+    seen.append(Channel.objects.get(pk=channel.pk).profile_schema_version)
+
+    assert len(set(seen)) == 4
+    with transaction.atomic():
+        assert schema_read_lock(channel) == seen[-1] == channel.profile_schema_version
