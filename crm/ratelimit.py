@@ -1,19 +1,37 @@
-"""Fixed-window rate limits kept in PostgreSQL: one atomic upsert per request.
+"""Fixed-window rate limits: one atomic round trip per request, in Redis or PostgreSQL.
 
-Each bucket (say "sdk:key:<plugin key>" and "sdk:addr:<client address>") counts hits per window;
-a request is refused when any of its buckets is over its limit. The counter is incremented in
-one INSERT … ON CONFLICT DO UPDATE … RETURNING, so concurrent requests never lose a hit.
+Each bucket (say "sdk:key:<channel>" and "sdk:addr:<client address>") counts hits per window;
+a request is refused when any of its buckets is over its limit. Every hit is counted atomically,
+so concurrent requests never lose one:
+
+- Redis (settings.RATE_LIMIT_REDIS_URL, from REDIS_URL): INCR and EXPIRE of a key per bucket
+  and window, in one pipelined round trip. The counters stay off the database, whose CPU the
+  writes of the product need.
+- PostgreSQL otherwise: one INSERT … ON CONFLICT DO UPDATE … RETURNING on an UNLOGGED table.
+
+When Redis cannot be reached, the request is counted in PostgreSQL instead and Redis is tried
+again after REDIS_RETRY_SECONDS, so an outage of the cache slows requests down by one timeout
+every few seconds, never refuses them.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import redis
+from django.conf import settings
 from django.db import connection
+
+logger = logging.getLogger(__name__)
+
+REDIS_TIMEOUT_SECONDS = 0.25
+REDIS_RETRY_SECONDS = 5.0
+REDIS_KEY_PREFIX = "crm:ratelimit:"
 
 
 @dataclass(frozen=True)
@@ -44,6 +62,59 @@ def rate_limit_hit(limits: list[Limit], *, now: float | None = None) -> RateDeci
     """Count one hit in every bucket of LIMITS and decide whether the request may go on."""
     now = time.time() if now is None else now
     starts = [math.floor(now / lim.period) * lim.period for lim in limits]
+    client = _redis_client()
+    hits = None
+    if client is not None:
+        hits = _redis_hits(client, limits, starts)
+    if hits is None:
+        hits = _postgres_hits(limits, starts, now)
+    return _decision(limits, starts, hits, now)
+
+
+class _RedisState:
+    """This process's Redis client, and until when it is left alone after a failure."""
+
+    url: str = ""
+    client: redis.Redis | None = None
+    resting_until: float = 0.0
+
+
+_state = _RedisState()
+
+
+def _redis_client() -> redis.Redis | None:
+    url = getattr(settings, "RATE_LIMIT_REDIS_URL", "")
+    if not url or time.monotonic() < _state.resting_until:
+        return None
+    if _state.client is None or _state.url != url:
+        _state.client = redis.Redis.from_url(
+            url,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        )
+        _state.url = url
+    return _state.client
+
+
+def _redis_hits(
+    client: redis.Redis, limits: list[Limit], starts: list[int]
+) -> dict[str, int] | None:
+    """INCR every bucket's window key (EXPIRE once the window is over); None when unreachable."""
+    pipe = client.pipeline(transaction=False)
+    for lim, start in zip(limits, starts, strict=True):
+        key = f"{REDIS_KEY_PREFIX}{lim.bucket}:{start}"
+        pipe.incr(key)
+        pipe.expire(key, lim.period + 1)
+    try:
+        replies = pipe.execute()
+    except redis.RedisError as error:
+        _state.resting_until = time.monotonic() + REDIS_RETRY_SECONDS
+        logger.warning("Rate limits counted in PostgreSQL for %ss: %s", REDIS_RETRY_SECONDS, error)
+        return None
+    return {lim.bucket: int(replies[2 * i]) for i, lim in enumerate(limits)}
+
+
+def _postgres_hits(limits: list[Limit], starts: list[int], now: float) -> dict[str, int]:
     values = ", ".join(["(%s, %s, 1)"] * len(limits))
     params: list[Any] = []
     for lim, start in zip(limits, starts, strict=True):
@@ -61,8 +132,7 @@ def rate_limit_hit(limits: list[Limit], *, now: float | None = None) -> RateDeci
             " SET hits = crm_ratelimitwindow.hits + 1 RETURNING bucket, hits"
         )
         cursor.execute(sql, [buckets, expired, *params])
-        hits = dict(cursor.fetchall())
-    return _decision(limits, starts, hits, now)
+        return dict(cursor.fetchall())
 
 
 def _decision(

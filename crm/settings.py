@@ -183,6 +183,10 @@ SDK_RATE_LIMIT_PER_KEY = os.environ.get("SDK_RATE_LIMIT_PER_KEY", "6000/60")
 SDK_RATE_LIMIT_PER_ADDRESS = os.environ.get("SDK_RATE_LIMIT_PER_ADDRESS", "600/60")
 # /open/v5 rate limit per API credential or manager, "hits/seconds".
 API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "1200/60")
+# Where rate-limit counters live: Redis when REDIS_URL is set (redis://host:6379/0), else a
+# PostgreSQL table. Redis takes the counting off the database; when it cannot be reached, the
+# counters fall back to PostgreSQL for a few seconds at a time.
+RATE_LIMIT_REDIS_URL = os.environ.get("REDIS_URL", "")
 # How many proxies in front of the server append to X-Forwarded-For (0: use REMOTE_ADDR).
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 CHECKOUT_EVENT_NAME = os.environ.get("CHECKOUT_EVENT_NAME", "CheckoutComplete")

@@ -17,6 +17,7 @@ from contacts.models import Contact
 from contacts.representation import user_object
 from contacts.sdk import serializers as s
 from contacts.sdk.context import visit_context
+from contacts.sdk.shapes import boot_body_clean
 from crm.api import sdk_refusals
 from crm.errors import AuthenticationFailed, RateLimited
 from crm.models import Channel
@@ -85,9 +86,7 @@ class BootView(SdkView):
     )
     def post(self, request: Request) -> Response:
         """Identify the visitor and count the visit; returns the user and a session token."""
-        body = s.BootRequestSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = boot_body_clean(request.data)
         channel = ingest.channel_by_plugin_key(data["pluginKey"])
         self.rate_limit(request, channel)
         if channel is None:
