@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, connection
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection
 
 from contacts.models import MAX_TAGS_PER_CONTACT, Contact
 from crm.errors import InvalidInput, Problem
+from crm.prepared import server_bound_cursor
 from profile_schema.validation import MAX_PROFILE_BYTES, MAX_PROFILE_KEYS
 
 SESSION_IDLE = timedelta(minutes=30)
@@ -215,10 +216,27 @@ def _upsert_sql(
 ) -> tuple[str, dict[str, Any]]:
     """INSERT … ON CONFLICT DO UPDATE for the contact whose IDENTITY is VALUE (no RETURNING)."""
     assert identity in ("member_id", "veil_id")
-    row = {**_new_row(change), "channel_id": channel_id, identity: value}
-    columns = ", ".join(row)
+    params = {**change.params(), "channel_id": channel_id, "identity_value": value}
+    names = {"channel_id": "channel_id", identity: "identity_value"}
+    # One parameter per distinct value of the new row: the many '' / false / 0 defaults and the
+    # timestamps share theirs, which keeps the statement's text and parameter list the same
+    # from boot to boot, within what psycopg caches (50 parameters).
+    shared: dict[tuple[type, Any], str] = {}
+    for column, default in _new_row(change).items():
+        if column in names:
+            continue
+        key = (type(default), default) if isinstance(default, str | int | datetime) else None
+        if key is not None and key in shared:
+            names[column] = shared[key]
+            continue
+        names[column] = f"new_{column}"
+        params[f"new_{column}"] = default
+        if key is not None:
+            shared[key] = f"new_{column}"
+    columns = ", ".join(names)
     values = ", ".join(
-        f"%(new_{column})s::jsonb" if column == "profile" else f"%(new_{column})s" for column in row
+        f"%({name})s::jsonb" if column == "profile" else f"%({name})s"
+        for column, name in names.items()
     )
     set_list, changed = update_sql(change)
     sql = (
@@ -226,8 +244,6 @@ def _upsert_sql(
         f" ON CONFLICT (channel_id, {identity}) WHERE {identity} IS NOT NULL"
         f" DO UPDATE SET {set_list} WHERE {changed}"
     )
-    params = {**change.params(), **{f"new_{column}": v for column, v in row.items()}}
-    params.update(channel_id=channel_id, identity_value=value)
     return sql, params
 
 
@@ -291,25 +307,32 @@ def contact_upsert_returning(
         " SELECT t.channel_id, t.id, %(activity_month)s FROM t ON CONFLICT DO NOTHING)"
         f" SELECT {columns}, t.created, true AS written, {device} AS device_contact_id FROM t"
     )
-    rows = _contacts_raw(written, params)
-    if not rows:
-        unchanged = (
-            f"SELECT {columns}, false AS created, false AS written,"  # noqa: S608 - constants
-            f" {device} AS device_contact_id FROM contacts_contact AS t"
-            f" WHERE t.channel_id = %(channel_id)s AND t.{identity} = %(identity_value)s"
-        )
-        rows = _contacts_raw(unchanged, params)
-    contact = rows[0]
-    extra = contact.__dict__
+    with server_bound_cursor() as cursor, database_limits():
+        cursor.execute(written, params)
+        row = cursor.fetchone()
+        if row is None:
+            unchanged = (
+                f"SELECT {columns}, false AS created, false AS written,"  # noqa: S608 - constants
+                f" {device} AS device_contact_id FROM contacts_contact AS t"
+                f" WHERE t.channel_id = %(channel_id)s AND t.{identity} = %(identity_value)s"
+            )
+            cursor.execute(unchanged, params)
+            row = cursor.fetchone()
+    contact = contact_from_row(row)
+    created, was_written, device_contact_id = row[-3:]
     return Upserted(
         contact=contact,
-        created=bool(extra.pop("created")),
-        written=bool(extra.pop("written")),
-        device_contact_id=extra.pop("device_contact_id"),
+        created=bool(created),
+        written=bool(was_written),
+        device_contact_id=device_contact_id,
     )
 
 
-def _contacts_raw(sql: str, params: dict[str, Any]) -> list[Contact]:
-    """Contacts of a raw statement, its values converted as the ORM does (jsonb, timestamps)."""
-    with database_limits():
-        return list(Contact.objects.raw(sql, params))
+def contact_from_row(row: tuple[Any, ...]) -> Contact:
+    """A Contact from a row whose first columns are the model's, in field order."""
+    fields = Contact._meta.concrete_fields
+    values = list(row[: len(fields)])
+    for index, model_field in enumerate(fields):
+        if hasattr(model_field, "from_db_value") and values[index] is not None:
+            values[index] = model_field.from_db_value(values[index], None, connection)
+    return Contact.from_db(DEFAULT_DB_ALIAS, [f.attname for f in fields], values)

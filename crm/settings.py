@@ -114,6 +114,12 @@ if DATABASES["default"].get("OPTIONS", {}).get("host"):
 DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
     f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"
 )
+# Server-bound cursors (crm.prepared: the boot's statements) prepare a statement after this
+# many runs on a connection; "off" for poolers that cannot keep prepared statements.
+_prepare = os.environ.get("DB_PREPARE_THRESHOLD", "5").strip().lower()
+DATABASES["default"]["OPTIONS"]["prepare_threshold"] = (
+    None if _prepare in {"", "off", "none"} else int(_prepare)
+)
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME", "test_crm")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 from django.db import connection
 
+from crm.prepared import server_bound_cursor
+
 if TYPE_CHECKING:
     from crm.models import Channel
 
@@ -26,8 +28,8 @@ def schema_read_lock(channel: Channel) -> int:
     One round trip: the database function takes the lock, then reads the channel's schema
     version, which it also sets on CHANNEL, so the definitions loaded after it
     (`validation.profile_fields_by_key`) are the ones in force until commit."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT profile_schema_read_lock(%s)", [channel.pk])
+    with server_bound_cursor() as cursor:
+        cursor.execute("SELECT profile_schema_read_lock(%s::bigint)", [channel.pk])
         version = int(cursor.fetchone()[0])
     channel.profile_schema_version = version
     return version

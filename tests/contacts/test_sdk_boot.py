@@ -472,3 +472,17 @@ def test_the_answer_is_the_row_as_stored(channel: Channel) -> None:
     stored = Contact.objects.get(channel=channel, member_id="m-3")
     assert answered == again == user_object(stored)
     assert answered["profile"]["mobileNumber"] == "+821012345678"
+
+
+@pytest.mark.django_db
+def test_the_boot_statements_are_prepared_once_they_repeat(channel: Channel) -> None:
+    sdk = Sdk(channel.plugin_key)
+    for number in range(7):
+        assert sdk.boot(memberId=f"m-{number}", profile={"name": "Kim"}).status_code == 200
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE NOT from_sql")
+        prepared = [row[0] for row in cursor.fetchall()]
+
+    assert any(s.startswith("SELECT profile_schema_read_lock(") for s in prepared)
+    assert any(s.startswith("WITH t AS (INSERT INTO contacts_contact") for s in prepared)
