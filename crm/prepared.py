@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
+import psycopg
 from django.db import connection
-from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.backends.utils import CursorWrapper
 
 
@@ -29,7 +30,9 @@ def server_bound_cursor() -> Iterator[CursorWrapper]:
     """A cursor of the default connection that binds on the server (and so can prepare)."""
     connection.ensure_connection()
     with connection.wrap_database_errors:
-        raw = ServerBindingCursor(connection.connection)
+        # The stubs type the argument of make_cursor as a wrapper; Django passes a DB-API cursor.
+        raw: Any = psycopg.Cursor(connection.connection)
+    cursor: CursorWrapper
     if connection.queries_logged:
         cursor = connection.make_debug_cursor(raw)
     else:
