@@ -36,7 +36,11 @@ class IndexState(models.TextChoices):
 
 
 class ProfileField(models.Model):
-    """One field of a channel's contacts: a `profile.*` key, or a built-in field (read-only)."""
+    """One field of a channel's contacts: a `profile.*` key, or a built-in field (read-only).
+
+    A change of a definition column gives the channel a new schema version (a trigger, see
+    migration 0004; profile_schema.cache): a column added here that writes or filters read
+    belongs in that trigger's list too."""
 
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="profile_fields")
     key = models.CharField(

@@ -2,9 +2,12 @@
 
 - `profile_schema_version_seq` hands out versions; a sequence is never rolled back, so a version
   is never reused, even by a transaction that rolled back.
-- Three statement-level triggers on profile_schema_profilefield give every channel whose fields
-  a statement touched a new version: no write path (services, admin, bulk updates, the index
-  builder) can forget it.
+- Three statement-level triggers on profile_schema_profilefield give every channel whose field
+  definitions a statement changed a new version: no write path (services, admin, bulk updates)
+  can forget it. The index builder's bookkeeping (indexed, index_state, index_name,
+  index_error, updated_at) is no definition a write or a filter reads, so it leaves the version
+  alone; it also must not lock the channel row, which the marking service locks before the
+  field row (the other order would deadlock).
 - `profile_schema_read_lock(channel)` takes the channel's schema lock shared and then reads its
   version. A PL/pgSQL function is VOLATILE, so its second query sees a schema switch that
   committed while it waited for the lock: one round trip, and never a stale version.
@@ -23,7 +26,16 @@ BEGIN
         WHERE id IN (SELECT channel_id FROM new_rows);
     ELSIF TG_OP = 'UPDATE' THEN
         UPDATE crm_channel SET profile_schema_version = nextval('profile_schema_version_seq')
-        WHERE id IN (SELECT channel_id FROM new_rows UNION SELECT channel_id FROM old_rows);
+        WHERE id IN (
+            SELECT n.channel_id FROM new_rows AS n JOIN old_rows AS o ON o.id = n.id
+            WHERE (o.channel_id, o.key, o.name, o.type, o.built_in, o.sensitive, o.masking,
+                   o.shown_in_profile, o."order")
+                IS DISTINCT FROM (n.channel_id, n.key, n.name, n.type, n.built_in, n.sensitive,
+                                  n.masking, n.shown_in_profile, n."order")
+            UNION
+            SELECT o.channel_id FROM new_rows AS n JOIN old_rows AS o ON o.id = n.id
+            WHERE o.channel_id <> n.channel_id
+        );
     ELSE
         UPDATE crm_channel SET profile_schema_version = nextval('profile_schema_version_seq')
         WHERE id IN (SELECT channel_id FROM old_rows);

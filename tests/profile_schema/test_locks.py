@@ -106,6 +106,8 @@ def test_every_field_change_gives_the_channel_a_new_schema_version() -> None:
     seen.append(Channel.objects.get(pk=channel.pk).profile_schema_version)
     ProfileField.objects.filter(pk=field.pk).update(name="Code name")
     seen.append(Channel.objects.get(pk=channel.pk).profile_schema_version)
+    ProfileField.objects.filter(pk=field.pk).update(index_state="pending", index_error="")
+    assert Channel.objects.get(pk=channel.pk).profile_schema_version == seen[-1]  # bookkeeping
     ProfileField.objects.filter(pk=field.pk).delete()
     seen.append(Channel.objects.get(pk=channel.pk).profile_schema_version)
 
