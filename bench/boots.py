@@ -12,7 +12,8 @@ Goal (the issue): at least 500 boots/s with p95 <= 50 ms, and within 5x of the S
    the load generator is read from /proc (bench.sysstat).
 2. Floor: the boot's single statement alone. The same ContactChange the boot builds
    (contacts.ingest.boot_change over the same bodies) is written with
-   contacts.atomic.contact_upsert_atomic in this process, in autocommit (so each one commits),
+   contacts.atomic.contact_upsert_returning (the upsert, the month's activity row and the row
+   back, prepared as in the server) in this process, in autocommit (so each one commits),
    timed around that call only: one session in a loop, then 8 threads (8 sessions).
 3. Where the time goes: the same boots in this process through django.test.Client, once plain
    (total time, and every statement timed by an execute wrapper) and once under cProfile (the
@@ -57,19 +58,18 @@ FLOOR_MAX_OPS = 4_000
 MIXES = ("new", "returning")
 BOOT_STEPS = (
     ("BootView.post (the view, all of it)", "contacts/sdk/api.py", "post"),
-    ("… body validation (BootRequestSerializer.is_valid)", "rest_framework/serializers.py",
-     "is_valid"),
-    ("… channel by plugin key (QuerySet.first)", "django/db/models/query.py", "first"),
+    ("… body checks (boot_body_clean)", "contacts/sdk/shapes.py", "boot_body_clean"),
+    ("… channel by plugin key (cached 10 s)", "contacts/ingest.py", "channel_by_plugin_key"),
     ("… rate limit", "contacts/sdk/api.py", "rate_limit"),
+    ("… visit context (UTM, user agent)", "contacts/sdk/context.py", "visit_context"),
     ("… contact_boot", "contacts/ingest.py", "contact_boot"),
+    ("… … schema lock + version (schema_read_lock)", "profile_schema/locks.py",
+     "schema_read_lock"),
     ("… … boot_change (validation of profile and visit)", "contacts/ingest.py", "boot_change"),
-    ("… … … the channel's profile fields", "profile_schema/validation.py",
-     "profile_fields_by_key"),
-    ("… … contact_upsert_atomic", "contacts/atomic.py", "contact_upsert_atomic"),
-    ("… … merge check (contact_merge_device_into_member)", "contacts/merging.py",
+    ("… … contact_upsert_returning (upsert + activity + row)", "contacts/atomic.py",
+     "contact_upsert_returning"),
+    ("… … merge (contact_merge_device_into_member)", "contacts/merging.py",
      "contact_merge_device_into_member"),
-    ("… … activity_record", "contacts/activity.py", "activity_record"),
-    ("… … contact reload (QuerySet.get)", "django/db/models/query.py", "get"),
     ("… … session token", "contacts/ingest.py", "session_token_issue"),
     ("… user_object", "contacts/representation.py", "user_object"),
 )  # fmt: skip
@@ -125,6 +125,8 @@ class BootFigures:
     profiles: list[RequestProfile] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     vacuum_seconds: float = 0.0
+    limiter: str = "PostgreSQL"
+    prepare_threshold: str = "5"
 
 
 def measure_boots(
@@ -141,7 +143,12 @@ def measure_boots(
     """Load runs for each mix and concurrency LEVEL, then the floor and the profile."""
     from django.conf import settings
 
-    figures = BootFigures()
+    figures = BootFigures(
+        limiter=f"Redis ({settings.RATE_LIMIT_REDIS_URL})"
+        if settings.RATE_LIMIT_REDIS_URL
+        else "PostgreSQL (no REDIS_URL)",
+        prepare_threshold=str(settings.DATABASES["default"]["OPTIONS"].get("prepare_threshold")),
+    )
     _load_contacts_delete(channel)
     pool = member_pool(channel)
     cursor_at = 0
@@ -319,8 +326,9 @@ class SessionSampler:
 # --- the floor -------------------------------------------------------------------------------
 
 
-def _boot_parts(channel: Channel, body: dict[str, Any]) -> tuple[Any, str, str]:
-    """(ContactChange, identity, value) exactly as contacts.ingest.contact_boot builds them."""
+def _boot_parts(channel: Channel, body: dict[str, Any]) -> tuple[Any, str, str, str | None]:
+    """(ContactChange, identity, value, device veil id) as contacts.ingest.contact_boot
+    builds them."""
     from contacts import ingest
     from contacts.sdk.context import visit_context
 
@@ -333,8 +341,8 @@ def _boot_parts(channel: Channel, body: dict[str, Any]) -> tuple[Any, str, str]:
     visit = visit_context(page=body["page"], device=body["device"], address="127.0.0.1")
     change = ingest.boot_change(channel, boot, visit)
     if boot.member_id:
-        return change, "member_id", boot.member_id
-    return change, "veil_id", boot.veil_id or uuid.uuid4().hex
+        return change, "member_id", boot.member_id, boot.veil_id
+    return change, "veil_id", boot.veil_id or uuid.uuid4().hex, None
 
 
 def _bodies(
@@ -357,7 +365,8 @@ def floor_run(
     from django.db import connection
     from django.test import override_settings
 
-    from contacts.atomic import contact_upsert_atomic
+    from contacts.activity import month_of
+    from contacts.atomic import contact_upsert_returning
 
     bodies = _bodies(channel, mix, pool, run_id)
     count = min(FLOOR_MAX_OPS, len(pool)) if mix == "returning" else FLOOR_MAX_OPS
@@ -375,10 +384,15 @@ def floor_run(
                     item = next(pending, None)
                 if item is None:
                     break
-                change, identity, value = item
+                change, identity, value, device = item
                 started = time.perf_counter()
-                contact_upsert_atomic(
-                    channel_id=channel.pk, identity=identity, value=value, change=change
+                contact_upsert_returning(
+                    channel_id=channel.pk,
+                    identity=identity,
+                    value=value,
+                    change=change,
+                    activity_month=month_of(channel, change.now),
+                    device_veil_id=device,
                 )
                 mine.append((time.perf_counter() - started) * 1000)
         finally:
@@ -449,7 +463,11 @@ def _ceiling(run: LoadRun) -> str:
 def boots_report(figures: BootFigures) -> str:
     lines = ["### Boots (POST /sdk/v1/boot)", ""]
     server = " ".join([Path(figures.server[0]).name, *figures.server[1:]]) if figures.server else ""
-    lines += [f"Server: `{server}` (sync workers)", ""]
+    lines += [
+        f"Server: `{server}` (sync workers); rate-limit counters in {figures.limiter}; "
+        f"statements of server-bound cursors prepared after {figures.prepare_threshold} runs.",
+        "",
+    ]
     lines += [
         "| Mix | Connections | Boots/s | p50 (ms) | p95 (ms) | p99 (ms) | Errors | "
         "CPU ms/boot: gunicorn | PostgreSQL | load generator | CPU-bound ceiling | "
@@ -474,7 +492,9 @@ def boots_report(figures: BootFigures) -> str:
         lines.append(f"| {run.mix} | {run.connections} | {states or 'n/a'} |")
     lines += [
         "",
-        "The floor: the boot's one upsert (`contact_upsert_atomic`) alone, in autocommit:",
+        "The floor: the boot's one statement (`contact_upsert_returning`: the upsert, the "
+        "month's activity row and the row back) alone, in autocommit, prepared as in the "
+        "server:",
         "",
     ]
     lines += [
