@@ -138,7 +138,8 @@ def test_a_list_request_runs_a_fixed_number_of_queries(owner: Client, channel: C
         response = post(owner, "users/search", {"limit": 50})
 
     assert len(response.json()["users"]) == 42
-    assert len(many.captured_queries) == len(few.captured_queries) <= 11
+    # 12: the count asks the planner first (EXPLAIN), then counts a small channel exactly.
+    assert len(many.captured_queries) == len(few.captured_queries) <= 12
     # The first request of the process loads the field definitions; the next ones reuse them.
     loads = [q["sql"] for q in first.captured_queries if "profile_schema_profilefield" in q["sql"]]
     assert len(loads) == 1

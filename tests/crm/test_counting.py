@@ -1,4 +1,4 @@
-"""Bounded counts: exact when fast, an estimate marked inexact otherwise."""
+"""Bounded counts: the planner's estimate first, an exact count only when it is plausibly small."""
 
 from __future__ import annotations
 
@@ -7,9 +7,20 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from contacts.models import Contact
-from crm.counting import count_bounded
+from crm import counting
+from crm.counting import count_bounded, count_estimate
 from crm.models import Channel
 from tests.contacts.factories import ContactFactory
+
+
+def analyze() -> None:
+    """Fresh planner statistics, so the estimates below are what the rows say."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE contacts_contact")
+
+
+def counts_run(queries: CaptureQueriesContext) -> list[str]:
+    return [q["sql"] for q in queries.captured_queries if "COUNT(*)" in q["sql"]]
 
 
 @pytest.mark.django_db
@@ -21,9 +32,10 @@ def test_a_fast_count_is_exact_and_runs_under_a_statement_timeout(channel: Chann
 
     assert (counted.value, counted.exact) == (3, True)
     sqls = [q["sql"] for q in queries.captured_queries]
+    explain_at = next(i for i, sql in enumerate(sqls) if sql.startswith("EXPLAIN"))
     timeout_at = next(i for i, sql in enumerate(sqls) if "statement_timeout" in sql)
     count_at = next(i for i, sql in enumerate(sqls) if "COUNT(*)" in sql)
-    assert timeout_at < count_at
+    assert explain_at < timeout_at < count_at
 
 
 @pytest.mark.django_db
@@ -34,18 +46,97 @@ def test_a_slow_count_falls_back_to_the_planner_estimate(channel: Channel) -> No
     counted = count_bounded(slow, timeout_ms=20)
 
     assert counted.exact is False
-    assert counted.value >= 0
+    assert counted.value == count_estimate(slow)
     # The connection is still usable after the cancelled statement.
     assert Contact.objects.filter(channel=channel).count() == 3
 
 
 @pytest.mark.django_db
-def test_past_the_cap_the_count_is_an_estimate_that_reads_few_rows(channel: Channel) -> None:
-    ContactFactory.create_batch(5, channel=channel)
+def test_an_estimate_far_above_the_cap_is_the_answer_and_nothing_is_counted(
+    channel: Channel,
+) -> None:
+    ContactFactory.create_batch(40, channel=channel)
+    analyze()
+    contacts = Contact.objects.filter(channel=channel)
+    estimate = count_estimate(contacts)
+    assert estimate > 3 * counting.ESTIMATE_MARGIN
 
     with CaptureQueriesContext(connection) as queries:
-        counted = count_bounded(Contact.objects.filter(channel=channel), cap=3)
+        counted = count_bounded(contacts, cap=3)
 
-    assert counted.exact is False
-    assert counted.value >= 4  # never below what was seen
-    assert any("LIMIT 4" in q["sql"] for q in queries.captured_queries)
+    assert (counted.value, counted.exact) == (estimate, False)
+    assert counts_run(queries) == []
+    assert [q["sql"].split(" ", 1)[0] for q in queries.captured_queries] == ["EXPLAIN"]
+
+
+@pytest.mark.django_db
+def test_an_estimate_within_the_cap_gives_the_exact_count(
+    channel: Channel, other_channel: Channel
+) -> None:
+    ContactFactory.create_batch(8, channel=channel)
+    ContactFactory.create_batch(30, channel=other_channel)
+    analyze()
+    ours = Contact.objects.filter(channel=channel)
+    assert count_estimate(ours) <= 10
+
+    with CaptureQueriesContext(connection) as queries:
+        counted = count_bounded(ours, cap=10)
+        at_the_cap = count_bounded(ours, cap=8)
+
+    assert (counted.value, counted.exact) == (8, True)
+    assert (at_the_cap.value, at_the_cap.exact) == (8, True)
+    assert len(counts_run(queries)) == 2
+
+
+@pytest.mark.django_db
+def test_a_plan_costlier_than_the_limit_is_not_counted(
+    channel: Channel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ContactFactory.create_batch(3, channel=channel)
+    contacts = Contact.objects.filter(channel=channel)
+    monkeypatch.setattr(counting, "EXACT_COUNT_MAX_COST", 0.001)  # any scan costs more
+
+    with CaptureQueriesContext(connection) as queries:
+        counted = count_bounded(contacts)
+
+    assert (counted.value, counted.exact) == (count_estimate(contacts), False)
+    assert counts_run(queries) == []
+
+
+@pytest.mark.django_db
+def test_a_low_estimate_past_the_cap_is_counted_and_answers_at_least_cap_plus_one(
+    channel: Channel,
+) -> None:
+    ContactFactory.create_batch(2, channel=channel)
+    analyze()  # the planner learns 2 rows, then 8 more come
+    ContactFactory.create_batch(8, channel=channel)
+    contacts = Contact.objects.filter(channel=channel)
+    estimate = count_estimate(contacts)
+    assert estimate <= 3
+
+    with CaptureQueriesContext(connection) as queries:
+        counted = count_bounded(contacts, cap=3)
+
+    assert (counted.value, counted.exact) == (4, False)  # never below what was seen
+    (count_sql,) = counts_run(queries)
+    assert "LIMIT 4" in count_sql
+
+
+@pytest.mark.django_db
+def test_a_queryset_that_matches_nothing_by_construction_counts_zero(channel: Channel) -> None:
+    ContactFactory.create_batch(2, channel=channel)
+
+    assert count_estimate(Contact.objects.filter(pk__in=[])) == 0
+    counted = count_bounded(Contact.objects.filter(channel=channel, pk__in=[]))
+    assert (counted.value, counted.exact) == (0, True)
+    assert count_bounded(Contact.objects.none()) == counted
+
+
+@pytest.mark.django_db
+def test_the_defaults_count_a_small_channel_exactly(channel: Channel) -> None:
+    ContactFactory.create_batch(25, channel=channel)
+    analyze()
+
+    counted = count_bounded(Contact.objects.filter(channel=channel))
+
+    assert (counted.value, counted.exact) == (25, True)
