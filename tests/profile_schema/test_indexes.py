@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Iterator
 from io import StringIO
 from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import IntegrityError, connection
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections
 from django.db.models.fields.json import KeyTransform
 from django.test import Client
 from django.urls import reverse
@@ -29,6 +30,12 @@ from profile_schema.indexes import (
     index_name_for,
     index_syncs_wait,
     indexes_present,
+    statistics_drop_sql,
+    statistics_name_for,
+    statistics_present,
+    statistics_supported,
+    statistics_sync,
+    statistics_sync_start,
 )
 from profile_schema.models import FieldType, IndexState, ProfileField
 from profile_schema.services import profile_field_delete, profile_field_type_change
@@ -48,6 +55,8 @@ def _no_index_left_behind() -> Iterator[None]:
     with connection.cursor() as cursor:
         for name in indexes_present():
             cursor.execute(index_drop_sql(name=name).as_string(cursor.connection))
+        for name in statistics_present():
+            cursor.execute(statistics_drop_sql(name=name).as_string(cursor.connection))
 
 
 def api(channel: Channel) -> Client:
@@ -206,15 +215,18 @@ def test_quick_toggles_settle_on_the_last_flag(channel: Channel) -> None:
 
 
 @transactional
-def test_deleting_a_field_drops_its_index(channel: Channel) -> None:
+def test_deleting_a_field_drops_its_index_and_its_statistics(channel: Channel) -> None:
     field = field_in(channel, "age", FieldType.NUMBER, indexed=True)
     index_syncs_wait(WAIT_SECONDS)
     assert indexes_present() == [field.index_name]
+    # The index's background sync brings the key's statistics along.
+    assert statistics_of("profile.age") == {"profile.age": on_key("age")}
 
     profile_field_delete(field=field, confirm_count=0)
     index_syncs_wait(WAIT_SECONDS)
 
     assert indexes_present() == []
+    assert statistics_of("profile.age") == {}
 
 
 @transactional
@@ -239,6 +251,16 @@ def sync() -> str:
     return out.getvalue()
 
 
+# Every channel has this Datetime preset, so its key has statistics wherever a channel exists.
+CHECKOUT = "profile.lastCheckoutCompletedAt"
+
+
+def statistics_lines(action: str, *keys: str) -> str:
+    """The command's lines for the statistics of KEYS, in the order it writes them (by name)."""
+    names = sorted((statistics_name_for(key), key) for key in keys)
+    return "".join(f"{action} statistics {name} ({key})\n" for name, key in names)
+
+
 @transactional
 def test_the_command_builds_what_a_dead_thread_left_and_drops_orphans(channel: Channel) -> None:
     field = field_in(channel, "age", FieldType.NUMBER)
@@ -253,12 +275,17 @@ def test_the_command_builds_what_a_dead_thread_left_and_drops_orphans(channel: C
     assert sync() == (
         f"built {name} (profile.age of channel {channel.pk})\n"
         f"dropped {orphan} (no field)\n"
-        "2 indexes in sync.\n"
+        f"{statistics_lines('created', 'profile.age', CHECKOUT)}"
+        "2 indexes and 2 statistics in sync.\n"
     )
     assert definition(name) == expected_definition(channel, "age")
     assert definition(orphan) is None
     assert state(field) == (True, IndexState.READY, "")
-    assert sync() == f"kept {name} (profile.age of channel {channel.pk})\n1 indexes in sync.\n"
+    assert sync() == (
+        f"kept {name} (profile.age of channel {channel.pk})\n"
+        f"{statistics_lines('kept', 'profile.age', CHECKOUT)}"
+        "1 indexes and 2 statistics in sync.\n"
+    )
 
 
 def _unique(statement: Any) -> sql.SQL:
@@ -282,7 +309,11 @@ def test_an_invalid_leftover_of_an_interrupted_build_is_rebuilt(channel: Channel
         cursor.execute(unique.as_string(cursor.connection))
     assert valid(name) is False  # IF NOT EXISTS alone would keep this unusable index
 
-    assert sync() == f"built {name} (profile.age of channel {channel.pk})\n1 indexes in sync.\n"
+    assert sync() == (
+        f"built {name} (profile.age of channel {channel.pk})\n"
+        f"{statistics_lines('created', 'profile.age', CHECKOUT)}"
+        "1 indexes and 2 statistics in sync.\n"
+    )
     assert valid(name) is True
     assert definition(name) == expected_definition(channel, "age")
 
@@ -378,29 +409,164 @@ def test_a_built_in_fields_index_flag_is_read_only_in_the_admin(channel: Channel
     assert state(field) == (False, IndexState.NONE, "")
 
 
+# -- planner statistics on range-capable keys ----------------------------------------------------
+
+
+def statistics_of(*keys: str) -> dict[str, str]:
+    """The definition of each of KEYS' statistics objects that exists."""
+    names = {statistics_name_for(key): key for key in keys}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT stxname, pg_get_statisticsobjdef(oid) FROM pg_statistic_ext "
+            "WHERE stxname = ANY(%s)",
+            [list(names)],
+        )
+        return {names[name]: definition.split(" ON ", 1)[1] for name, definition in cursor}
+
+
+def on_key(key: str) -> str:
+    return f"(profile -> '{key}'::text) FROM contacts_contact"
+
+
+def test_statistics_names_are_one_per_key_deterministic_short_and_tell_case_apart() -> None:
+    digest = hashlib.sha256(b"lastPurchaseAt").hexdigest()[:8]
+
+    assert statistics_name_for("profile.lastPurchaseAt") == f"contact_ps_lastpurchaseat_{digest}"
+    assert statistics_name_for("lastPurchaseAt") == statistics_name_for("profile.lastPurchaseAt")
+    assert statistics_name_for("userId") != statistics_name_for("userID")
+    assert len(statistics_name_for("k" + "Y" * 62)) == 63
+
+
+def test_statistics_follow_the_types_that_compare_ranges() -> None:
+    wanted = {type_ for type_ in FieldType.values if statistics_supported(type_)}
+
+    assert wanted == {FieldType.NUMBER, FieldType.DATE, FieldType.DATETIME}
+
+
 @transactional
-def test_an_indexed_key_gets_statistics_and_loses_them_when_unmarked(channel: Channel) -> None:
-    from profile_schema.indexes import statistics_create_sql
+def test_a_range_key_has_statistics_without_the_flag_shared_by_channels_until_the_last_goes(
+    channel: Channel, other_channel: Channel
+) -> None:
+    ours = field_in(channel, "points", FieldType.NUMBER)
+    theirs = field_in(other_channel, "points", FieldType.NUMBER)
+    field_in(channel, "signupDate", FieldType.DATE)
+    field_in(other_channel, "paidAt", FieldType.DATETIME)
+    field_in(channel, "nickname", FieldType.STRING)
+    field_in(channel, "interests", FieldType.LIST)
+    keys = ("profile.points", "profile.signupDate", "profile.paidAt", CHECKOUT)
 
+    created = statistics_sync()
+
+    assert not ours.indexed and indexes_present() == []
+    assert [(s.action, s.key) for s in created] == sorted(
+        [("created", key) for key in keys], key=lambda s: statistics_name_for(s[1])
+    )
+    assert statistics_of(*keys, "profile.nickname", "profile.interests") == {
+        key: on_key(key.removeprefix("profile.")) for key in keys
+    }
+    assert sorted(statistics_present()) == sorted(statistics_name_for(key) for key in keys)
+    assert {s.action for s in statistics_sync()} == {"kept"}
+
+    profile_field_delete(field=ours, confirm_count=0)
+    statistics_sync()
+    assert statistics_of("profile.points") == {"profile.points": on_key("points")}
+
+    profile_field_delete(field=theirs, confirm_count=0)
+    dropped = statistics_sync()
+    assert ("dropped", "") in [(s.action, s.key) for s in dropped]
+    assert statistics_of("profile.points") == {}
+
+
+@transactional
+def test_a_type_change_gives_or_takes_the_statistics(channel: Channel) -> None:
+    field = field_in(channel, "code", FieldType.STRING)
+    statistics_sync()
+    assert statistics_of("profile.code") == {}
+
+    profile_field_type_change(field=field, type=FieldType.NUMBER)
+    statistics_sync()
+    assert statistics_of("profile.code") == {"profile.code": on_key("code")}
+
+    profile_field_type_change(field=field, type=FieldType.STRING)
+    statistics_sync()
+    assert statistics_of("profile.code") == {}
+
+
+@transactional
+def test_the_background_sync_creates_them_after_commit(channel: Channel) -> None:
+    field_in(channel, "points", FieldType.NUMBER)
+
+    statistics_sync_start()
+    index_syncs_wait(WAIT_SECONDS)
+
+    assert statistics_of("profile.points") == {"profile.points": on_key("points")}
+
+
+@transactional
+def test_the_command_creates_missing_statistics_and_drops_leftovers(channel: Channel) -> None:
+    field_in(channel, "points", FieldType.NUMBER)
+    leftover = "contact_ps_2467dae1282a7c7646d1"  # a name of the per-index kind they once had
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE STATISTICS {leftover} ON ((profile -> 'age')) FROM contacts_contact"
+        )
+
+    out = sync()
+
+    lines = {leftover: f"dropped statistics {leftover} (no field)\n"}
+    for key in ("profile.points", CHECKOUT):
+        lines[statistics_name_for(key)] = statistics_lines("created", key)
+    assert out == "".join(lines[name] for name in sorted(lines)) + (
+        "0 indexes and 3 statistics in sync.\n"
+    )
+    assert sorted(statistics_present()) == sorted(
+        statistics_name_for(key) for key in ("profile.points", CHECKOUT)
+    )
+
+
+@transactional
+def test_the_statistics_wait_for_a_lock_on_the_table_without_holding_it(
+    channel: Channel,
+) -> None:
+    field_in(channel, "points", FieldType.NUMBER)
+    holder = connections.create_connection(DEFAULT_DB_ALIAS)
+    try:
+        holder.ensure_connection()
+        holder.set_autocommit(False)
+        with holder.cursor() as cursor:
+            # What CREATE INDEX CONCURRENTLY holds while it builds.
+            cursor.execute("LOCK TABLE contacts_contact IN SHARE UPDATE EXCLUSIVE MODE")
+            statistics_sync_start()
+            time.sleep(1)
+            assert statistics_of("profile.points") == {}
+            holder.rollback()
+        index_syncs_wait(WAIT_SECONDS)
+    finally:
+        holder.close()
+
+    assert statistics_of("profile.points") == {"profile.points": on_key("points")}
+
+
+def range_estimate(channel: Channel, over: int) -> int:
+    contacts = Contact.objects.filter(channel=channel, profile__age__gt=over)
+    plan = json.loads(contacts.values("id").explain(format="json"))
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+@transactional
+def test_with_statistics_a_range_on_an_unindexed_key_is_estimated_close_to_the_truth(
+    channel: Channel,
+) -> None:
     field_in(channel, "age", FieldType.NUMBER)
-    seed(channel, 50)
-    client = api(channel)
-    name = index_name_for(channel_id=channel.pk, key="age")
-    wanted = statistics_create_sql(name=name, key="age").as_string(connection.connection)
-    stats_name = wanted.split('"')[1]
+    seed(channel, 20_000)  # ages 0-99 in turn: 2 % are over 97
+    truth = Contact.objects.filter(channel=channel, profile__age__gt=97).count()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE contacts_contact")
+    guessed = range_estimate(channel, 97)
 
-    def statistics() -> list[str]:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_get_statisticsobjdef(oid) FROM pg_statistic_ext WHERE stxname = %s",
-                [stats_name],
-            )
-            return [row[0].split(" ON ", 1)[1] for row in cursor.fetchall()]
+    statistics_sync()  # creates them and analyzes the profile column
+    estimated = range_estimate(channel, 97)
 
-    assert patch(client, "profile.age", {"indexed": True}).status_code == 200
-    index_syncs_wait(WAIT_SECONDS)
-    assert statistics() == ["(profile -> 'age'::text) FROM contacts_contact"]
-
-    assert patch(client, "profile.age", {"indexed": False}).status_code == 200
-    index_syncs_wait(WAIT_SECONDS)
-    assert statistics() == []
+    assert truth == 400
+    assert guessed > 10 * truth  # a third of the table without them
+    assert truth / 1.5 <= estimated <= truth * 1.5
