@@ -114,12 +114,51 @@ def test_indexed_operators_use_their_index(
     ("query", "index"),
     [
         ("name1234", "contact_name_trgm"),
-        ("user1234@", "contact_email_trgm"),
-        ("010-1001-2345", "contact_mobile_trgm"),
+        ("1001-2345", "contact_mobile_trgm"),  # digits from anywhere in the number
     ],
 )
-def test_quick_search_uses_the_trigram_indexes(big: Viewer, query: str, index: str) -> None:
+def test_quick_search_for_a_substring_uses_the_trigram_indexes(
+    big: Viewer, query: str, index: str
+) -> None:
     assert index in plan_indexes(contact_filtered(viewer=big, query=query))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [
+        ("010-1001-2345", "contact_mobile_prefix"),  # a whole number, as people type it
+        ("+821010012345", "contact_mobile_prefix"),
+        ("+8210100123", "contact_mobile_prefix"),  # the start of one: 100 contacts
+        ("user1234@", "contact_email_prefix"),
+        ("USER1234@MAIL.EX", "contact_email_prefix"),
+    ],
+)
+def test_quick_search_for_a_prefix_uses_the_prefix_indexes(
+    big: Viewer, query: str, index: str
+) -> None:
+    matching = contact_filtered(viewer=big, query=query)
+    plan = matching.explain()
+
+    assert index in plan_indexes(matching)
+    assert "Index Cond" in plan and "~>=~" in plan  # a range of the index, not a filter
+    assert index in plan_indexes(contact_list_page_query(big, query))
+
+
+def contact_list_page_query(viewer: Viewer, query: str) -> Any:
+    """The first page's query of the contact list for QUERY (default order)."""
+    from contacts import listing
+
+    order = listing.sort_parse(None, {}, viewer)
+    matching = contact_filtered(viewer=viewer, query=query)
+    return matching.annotate(sort_value=order.expression).order_by(*listing._ordering(order))[:26]
+
+
+@pytest.mark.django_db
+def test_a_contains_filter_on_the_email_uses_its_trigram_index(big: Viewer) -> None:
+    condition = cond("profile.email", "contains", "1234@mail")
+
+    assert "contact_email_trgm" in plan_indexes(contact_filtered(viewer=big, filter=condition))
 
 
 @pytest.mark.django_db
