@@ -38,8 +38,9 @@ Planner statistics on profile keys, a function of the type (not of the flag):
   'points' > 100000`), indexed or not: a partial expression index gathers no statistics of its
   own. Measured at 1M contacts (a 600,000-contact tenant): `points >= 99,000` was estimated at
   200,062 rows (1,017 match), and `gender = female AND lastSeenAt within 30 days AND points >
-  100,000` walked the visit index for 1.4 s; with a statistics object on the expression the
-  estimate is 1,361 and the same page takes 425 ms without any per-key index.
+  100,000` walked the visit index for 1.1 to 1.4 s; with a statistics object on the expression
+  the estimate is 1,349 to 1,361 and the same page takes 425 to 675 ms (a bitmap of the GIN
+  index, or a scan) without any per-key index.
 - So every key that a Number, Date or Datetime field defines (the types whose operators compare
   ranges: `statistics_supported`) has one, whether marked indexed or not. String, Boolean and
   List filters are equality, containment and text search, which the profile's GIN and trigram
