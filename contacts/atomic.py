@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection
@@ -180,71 +181,136 @@ def contact_update_atomic(*, channel_id: int, contact_id: int, change: ContactCh
     return bool(execute(sql, params))
 
 
-def _new_row(change: ContactChange) -> dict[str, Any]:
-    """The columns of a contact created by CHANGE, every NOT NULL column filled."""
-    row: dict[str, Any] = {}
-    for model_field in Contact._meta.concrete_fields:
-        if model_field.primary_key or model_field.generated:
-            continue
-        if model_field.has_default() or not model_field.null:
-            row[model_field.column] = model_field.get_default()
+def _new_profile(change: ContactChange) -> str:
     profile = {**change.profile_once, **change.profile_set}
     for key in change.profile_remove:
         profile.pop(key, None)
+    return json.dumps(profile, ensure_ascii=False)
+
+
+def _new_tags(change: ContactChange) -> list[str]:
     tags = change.tags_replace if change.tags_replace is not None else change.tags_add
-    row.update(
-        profile=json.dumps(profile, ensure_ascii=False),
-        tags=[t for t in tags if t not in change.tags_remove],
-        language=change.language or "",
-        unsubscribe_email=bool(change.unsubscribe_email),
-        unsubscribe_texting=bool(change.unsubscribe_texting),
-        created_at=change.now,
-        updated_at=change.now,
-        **change.columns,
+    return [t for t in tags if t not in change.tags_remove]
+
+
+def contact_defaults() -> dict[str, Any]:
+    """Column -> model default of every column a new contact must fill (NOT NULL or defaulted)."""
+    return {
+        model_field.column: model_field.get_default()
+        for model_field in Contact._meta.concrete_fields
+        if not (model_field.primary_key or model_field.generated)
+        and (model_field.has_default() or not model_field.null)
+    }
+
+
+@lru_cache(maxsize=1)
+def _default_values() -> dict[str, str]:
+    """Column -> SQL literal of its model default, for the columns a new contact may leave.
+
+    The defaults are the model's constants ('', 0, false, NULL), never input, so they are
+    written into the statement: its text then depends on the change's shape alone."""
+    literals: dict[str, str] = {}
+    for column, default in contact_defaults().items():
+        if default is None:
+            literals[column] = "NULL"
+        elif isinstance(default, bool):
+            literals[column] = "true" if default else "false"
+        elif isinstance(default, int):
+            literals[column] = str(default)
+        elif default == "":
+            literals[column] = "''"
+        elif default in ([], {}):
+            literals[column] = "'{}'"  # an empty array, an empty jsonb object
+        else:
+            raise ValueError(f"{column}: no SQL literal for the default {default!r}")
+    return literals
+
+
+def _new_values(change: ContactChange, identity: str) -> dict[str, str]:
+    """Column -> SQL expression of a contact created by CHANGE, every NOT NULL column filled."""
+    values = dict(_default_values())
+    values.update(
+        channel_id="%(channel_id)s",
+        profile="%(new_profile)s::jsonb",
+        tags="%(new_tags)s::varchar[]",
+        language="%(language)s",
+        unsubscribe_email="%(new_u_email)s",
+        unsubscribe_texting="%(new_u_texting)s",
+        created_at="%(now)s",
+        updated_at="%(now)s",
+        **{column: f"%(col_{column})s" for column in change.columns},
     )
+    values[identity] = "%(identity_value)s"
     if change.visit in PLATFORMS:
-        row.update(
-            sessions_count=1,
-            last_seen_at=change.now,
-            **{f"{change.visit}_sessions_count": 1, f"{change.visit}_last_seen_at": change.now},
+        values.update(
+            sessions_count="1",
+            last_seen_at="%(now)s",
+            **{f"{change.visit}_sessions_count": "1", f"{change.visit}_last_seen_at": "%(now)s"},
         )
-    return row
+    return values
+
+
+def _shape(change: ContactChange, identity: str) -> tuple[Any, ...]:
+    """What the statement's text depends on: which parts the change has, never their values."""
+    return (
+        identity,
+        tuple(change.columns),
+        change.visit,
+        change.tags_replace is not None,
+        bool(change.tags_add or change.tags_remove),
+        bool(change.language),
+        change.unsubscribe_email is None,
+        change.unsubscribe_texting is None,
+        change.unsubscribe_only_on,
+    )
+
+
+def _upsert_text_build(change: ContactChange, identity: str) -> str:
+    values = _new_values(change, identity)
+    set_list, changed = update_sql(change)
+    return (
+        f"INSERT INTO contacts_contact AS c ({', '.join(values)})"  # noqa: S608 - constants
+        f" VALUES ({', '.join(values.values())})"
+        f" ON CONFLICT (channel_id, {identity}) WHERE {identity} IS NOT NULL"
+        f" DO UPDATE SET {set_list} WHERE {changed}"
+    )
 
 
 def _upsert_sql(
     *, channel_id: int, identity: str, value: str, change: ContactChange
 ) -> tuple[str, dict[str, Any]]:
-    """INSERT … ON CONFLICT DO UPDATE for the contact whose IDENTITY is VALUE (no RETURNING)."""
+    """INSERT … ON CONFLICT DO UPDATE for the contact whose IDENTITY is VALUE (no RETURNING).
+
+    The text depends only on the change's shape, so it is built once per shape and the
+    statement is the same from boot to boot (prepared, see crm.prepared)."""
     assert identity in ("member_id", "veil_id")
-    params = {**change.params(), "channel_id": channel_id, "identity_value": value}
-    names = {"channel_id": "channel_id", identity: "identity_value"}
-    # One parameter per distinct value of the new row: the many '' / false / 0 defaults and the
-    # timestamps share theirs, which keeps the statement's text and parameter list the same
-    # from boot to boot, within what psycopg caches (50 parameters).
-    shared: dict[tuple[type, Any], str] = {}
-    for column, default in _new_row(change).items():
-        if column in names:
-            continue
-        key = (type(default), default) if isinstance(default, str | int | datetime) else None
-        if key is not None and key in shared:
-            names[column] = shared[key]
-            continue
-        names[column] = f"new_{column}"
-        params[f"new_{column}"] = default
-        if key is not None:
-            shared[key] = f"new_{column}"
-    columns = ", ".join(names)
-    values = ", ".join(
-        f"%({name})s::jsonb" if column == "profile" else f"%({name})s"
-        for column, name in names.items()
-    )
-    set_list, changed = update_sql(change)
-    sql = (
-        f"INSERT INTO contacts_contact AS c ({columns}) VALUES ({values})"  # noqa: S608
-        f" ON CONFLICT (channel_id, {identity}) WHERE {identity} IS NOT NULL"
-        f" DO UPDATE SET {set_list} WHERE {changed}"
-    )
+    sql = _upsert_text_for(change, identity)
+    params = {
+        **change.params(),
+        "channel_id": channel_id,
+        "identity_value": value,
+        "new_profile": _new_profile(change),
+        "new_tags": _new_tags(change),
+        "new_u_email": bool(change.unsubscribe_email),
+        "new_u_texting": bool(change.unsubscribe_texting),
+    }
     return sql, params
+
+
+# The statement's text per shape: a handful of shapes occur (web or app visits, with or
+# without tags, …); the bound keeps a caller with unusual changes from growing it forever.
+_texts: dict[tuple[Any, ...], str] = {}
+MAX_SHAPES = 512
+
+
+def _upsert_text_for(change: ContactChange, identity: str) -> str:
+    shape = _shape(change, identity)
+    text = _texts.get(shape)
+    if text is None:
+        text = _upsert_text_build(change, identity)
+        if len(_texts) < MAX_SHAPES:
+            _texts[shape] = text
+    return text
 
 
 def contact_upsert_atomic(

@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 from django.db import connection, transaction
-from django.utils import timezone
 
-from contacts.atomic import ContactChange, _new_row
+from contacts.atomic import contact_defaults
 from contacts.listing import contact_filtered, contact_list_page
 from crm import services
 from crm.models import Channel
@@ -21,7 +20,7 @@ ROWS = 100_000
 
 def seed(channel: Channel, rows: int, offset: int = 0) -> None:
     """ROWS contacts made in SQL: 1 in 100 gold, vip and with a coupon; unique emails and phones."""
-    defaults = _new_row(ContactChange(now=timezone.now()))
+    defaults = contact_defaults()
     computed = {
         "channel_id": "%(channel)s",
         "member_id": "CASE WHEN n %% 3 = 0 THEN 'm-' || n END",
@@ -34,6 +33,8 @@ def seed(channel: Channel, rows: int, offset: int = 0) -> None:
         ),
         "tags": "CASE WHEN n %% 100 = 0 THEN ARRAY['vip']::varchar[] ELSE ARRAY[]::varchar[] END",
         "last_seen_at": "now() - (n || ' minutes')::interval",
+        "created_at": "now()",
+        "updated_at": "now()",
     }
     columns = [*computed, *[c for c in defaults if c not in computed and c != "profile"]]
     values = [computed.get(c, f"%(d_{c})s") for c in columns]
