@@ -139,6 +139,7 @@ def measure_boots(
     floor_seconds: float,
     profile_boots: int,
     workers: int = 2,
+    threads: int = 0,
 ) -> BootFigures:
     """Load runs for each mix and concurrency LEVEL, then the floor and the profile."""
     from django.conf import settings
@@ -156,7 +157,7 @@ def measure_boots(
     with tempfile.TemporaryDirectory() as folder:
         pool_path = Path(folder) / "pool.jsonl"
         pool_path.write_text("".join(json.dumps(m, ensure_ascii=False) + "\n" for m in pool))
-        with gunicorn(database_url, settings.SECRET_KEY, workers) as server:
+        with gunicorn(database_url, settings.SECRET_KEY, workers, threads) as server:
             figures.server = server.command
             groups = _cpu_groups(server)
             for connections in levels:
@@ -464,7 +465,7 @@ def boots_report(figures: BootFigures) -> str:
     lines = ["### Boots (POST /sdk/v1/boot)", ""]
     server = " ".join([Path(figures.server[0]).name, *figures.server[1:]]) if figures.server else ""
     lines += [
-        f"Server: `{server}` (sync workers); rate-limit counters in {figures.limiter}; "
+        f"Server: `{server}`; rate-limit counters in {figures.limiter}; "
         f"statements of server-bound cursors prepared after {figures.prepare_threshold} runs.",
         "",
     ]

@@ -150,6 +150,7 @@ def boots_section(url: str, args: argparse.Namespace) -> str:
         floor_seconds=args.floor_seconds,
         profile_boots=args.profile_boots,
         workers=args.boot_workers,
+        threads=args.boot_threads,
     )
     return f"{boots_report(figures)}\n\n(Boots took {time.perf_counter() - started:.0f} s.)"
 
@@ -175,6 +176,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--boot-seconds", type=float, default=15.0, help="Recorded seconds.")
     parser.add_argument("--boot-warmup", type=float, default=3.0, help="Unrecorded seconds.")
     parser.add_argument("--boot-workers", type=int, default=2, help="gunicorn workers.")
+    parser.add_argument(
+        "--boot-threads",
+        type=int,
+        default=0,
+        help="0: sync gunicorn workers; N: gthread workers with N threads (keep-alive).",
+    )
     parser.add_argument("--floor-seconds", type=float, default=5.0, help="Seconds per floor run.")
     parser.add_argument("--profile-boots", type=int, default=200, help="Boots profiled in process.")
     return parser.parse_args(argv)

@@ -66,10 +66,20 @@ def server_environment(database_url: str, secret_key: str) -> dict[str, str]:
 
 
 @contextmanager
-def gunicorn(database_url: str, secret_key: str, workers: int = WORKERS) -> Iterator[Server]:
-    """Run gunicorn for the block; its stderr goes to a temporary log file named in Server."""
+def gunicorn(
+    database_url: str,
+    secret_key: str,
+    workers: int = WORKERS,
+    threads: int = 0,
+) -> Iterator[Server]:
+    """Run gunicorn for the block; its stderr goes to a temporary log file named in Server.
+
+    THREADS 0: sync workers, which close the connection after each answer. THREADS N >= 1:
+    gthread workers with N threads each, which keep connections alive."""
     port = free_port()
     command = [gunicorn_path(), "crm.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{port}"]
+    if threads >= 1:
+        command += ["-k", "gthread", "--threads", str(threads)]
     with tempfile.NamedTemporaryFile("w+b", prefix="bench-gunicorn-", suffix=".log") as log:
         process = subprocess.Popen(  # noqa: S603 - fixed argv
             command,

@@ -228,12 +228,32 @@ def _limit_problems(*, keys: int, size: int) -> list[ProfileProblem]:
 
 
 def _jsonb_text_bytes(value: object) -> int:
-    """UTF-8 bytes of VALUE in PostgreSQL's jsonb text: ", " and ": " separators, plain numbers."""
+    """UTF-8 bytes of VALUE in PostgreSQL's jsonb text: ", " and ": " separators, plain numbers.
+
+    Without floats and with string keys only, Python's JSON with the same separators is the
+    same text (the order of keys differs, not their bytes): one dumps instead of one a value."""
+    if _plain_json(value):
+        text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+        return len(text.encode("utf-8"))
+    return _jsonb_text_bytes_each(value)
+
+
+def _plain_json(value: object) -> bool:
     if isinstance(value, Mapping):
-        members = [_jsonb_text_bytes(str(k)) + 2 + _jsonb_text_bytes(v) for k, v in value.items()]
+        return all(isinstance(k, str) and _plain_json(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return all(_plain_json(item) for item in value)
+    return value is None or isinstance(value, bool | int | str)
+
+
+def _jsonb_text_bytes_each(value: object) -> int:
+    if isinstance(value, Mapping):
+        members = [
+            _jsonb_text_bytes_each(str(k)) + 2 + _jsonb_text_bytes_each(v) for k, v in value.items()
+        ]
         return 2 + sum(members) + 2 * max(len(members) - 1, 0)
     if isinstance(value, list | tuple):
-        items = [_jsonb_text_bytes(item) for item in value]
+        items = [_jsonb_text_bytes_each(item) for item in value]
         return 2 + sum(items) + 2 * max(len(items) - 1, 0)
     return len(_jsonb_scalar_text(value).encode("utf-8"))
 

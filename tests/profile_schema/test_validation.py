@@ -389,6 +389,7 @@ def test_a_whole_profile_is_checked_at_its_limits() -> None:
         {"list": ["가", "b", ["nested", [1, 2.5]]], "empty": [], "obj": {"z": None, "a": {}}},
         {"n": 42, "f": 3.0, "tiny": 1.5e-07, "big": 1e16, "huge": 1.2345678901234568e17},
         {"neg": -0.0, "pi": 3.141592653589793, "max": 9007199254740991, "t": True, "f": False},
+        {"deep": ["a", ["b", {"c": [1, -2, None, True]}]], "ko": "가나다", "q": '"\\'},
     ],
 )
 def test_profile_size_is_what_postgresql_counts(profile: dict[str, Any]) -> None:
