@@ -26,8 +26,12 @@ from django.db.backends.utils import CursorWrapper
 
 
 @contextmanager
-def server_bound_cursor() -> Iterator[CursorWrapper]:
-    """A cursor of the default connection that binds on the server (and so can prepare)."""
+def server_bound_cursor(*, pipeline: bool = False) -> Iterator[CursorWrapper]:
+    """A cursor of the default connection that binds on the server (and so can prepare).
+
+    With PIPELINE, what the block sends goes out together and its answers come back together
+    (libpq's pipeline mode): the first statement of a transaction travels with its BEGIN, one
+    round trip instead of two."""
     connection.ensure_connection()
     with connection.wrap_database_errors:
         # The stubs type the argument of make_cursor as a wrapper; Django passes a DB-API cursor.
@@ -38,6 +42,10 @@ def server_bound_cursor() -> Iterator[CursorWrapper]:
     else:
         cursor = connection.make_cursor(raw)
     try:
-        yield cursor
+        if pipeline:
+            with connection.wrap_database_errors, connection.connection.pipeline():
+                yield cursor
+        else:
+            yield cursor
     finally:
         cursor.close()

@@ -28,7 +28,7 @@ def schema_read_lock(channel: Channel) -> int:
     One round trip: the database function takes the lock, then reads the channel's schema
     version, which it also sets on CHANNEL, so the definitions loaded after it
     (`validation.profile_fields_by_key`) are the ones in force until commit."""
-    with server_bound_cursor() as cursor:
+    with server_bound_cursor(pipeline=True) as cursor:
         cursor.execute("SELECT profile_schema_read_lock(%s::bigint)", [channel.pk])
         version = int(cursor.fetchone()[0])
     channel.profile_schema_version = version
