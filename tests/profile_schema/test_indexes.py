@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Iterator
 from io import StringIO
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, connection, connections
 from django.db.models.fields.json import KeyTransform
 from django.test import Client
 from django.urls import reverse
@@ -30,6 +31,7 @@ from profile_schema.indexes import (
     index_name_for,
     index_syncs_wait,
     indexes_present,
+    statistics_create_sql,
     statistics_drop_sql,
     statistics_name_for,
     statistics_present,
@@ -515,6 +517,28 @@ def test_the_background_sync_creates_them_after_commit(channel: Channel) -> None
     assert statistics_of("profile.points") == {"profile.points": on_key("points")}
 
 
+def test_starts_while_a_statistics_sync_runs_make_it_run_once_more(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    runs: list[int] = []
+
+    def slow_sync() -> list[Any]:
+        runs.append(1)
+        time.sleep(0.3)
+        return []
+
+    monkeypatch.setattr(indexes, "statistics_sync", slow_sync)
+
+    for _ in range(20):  # as 20 fields created in a row do on commit
+        statistics_sync_start()
+    index_syncs_wait(WAIT_SECONDS)
+
+    assert len(runs) == 2  # the first start's run, then one for all the starts during it
+    statistics_sync_start()
+    index_syncs_wait(WAIT_SECONDS)
+    assert len(runs) == 3
+
+
 @transactional
 def test_the_command_creates_missing_statistics_and_drops_leftovers(channel: Channel) -> None:
     field_in(channel, "points", FieldType.NUMBER)
@@ -560,6 +584,66 @@ def test_the_statistics_wait_for_a_lock_on_the_table_without_holding_it(
         holder.close()
 
     assert statistics_of("profile.points") == {"profile.points": on_key("points")}
+
+
+@transactional
+def test_a_drop_waits_for_the_tables_readers_and_then_goes(channel: Channel) -> None:
+    field = field_in(channel, "points", FieldType.NUMBER)
+    statistics_sync()
+    ProfileField.objects.filter(pk=field.pk).delete()  # no sync on commit: the test drives it
+    index_syncs_wait(WAIT_SECONDS)
+    reader = connections.create_connection(DEFAULT_DB_ALIAS)
+    try:
+        reader.ensure_connection()
+        reader.set_autocommit(False)
+        with reader.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM contacts_contact")  # holds ACCESS SHARE
+            statistics_sync_start()
+            time.sleep(1)
+            assert statistics_of("profile.points") == {"profile.points": on_key("points")}
+            reader.rollback()
+        index_syncs_wait(WAIT_SECONDS)
+    finally:
+        reader.close()
+
+    assert statistics_of("profile.points") == {}
+
+
+@transactional
+def test_queries_planned_while_statistics_are_dropped_do_not_fail() -> None:
+    stop = threading.Event()
+    failures: list[str] = []
+
+    def plan_in_a_loop() -> None:
+        reader = connections.create_connection(DEFAULT_DB_ALIAS)
+        try:
+            with reader.cursor() as cursor:
+                while not stop.is_set():
+                    try:
+                        cursor.execute(
+                            "EXPLAIN SELECT id FROM contacts_contact "
+                            "WHERE profile -> 'points' > '5'::jsonb"
+                        )
+                    except DatabaseError as error:
+                        failures.append(str(error).splitlines()[0])
+        finally:
+            reader.close()
+
+    readers = [threading.Thread(target=plan_in_a_loop) for _ in range(3)]
+    for reader in readers:
+        reader.start()
+    try:
+        with indexes._ddl_cursor() as cursor:
+            cursor.execute("SET lock_timeout = '100ms'")
+            for _ in range(600):
+                cursor.execute(statistics_create_sql(key="points").as_string(cursor.connection))
+                indexes.statistics_drop(cursor, statistics_name_for("points"))
+    finally:
+        stop.set()
+        for reader in readers:
+            reader.join()
+
+    assert failures == []
 
 
 def range_estimate(channel: Channel, over: int) -> int:
