@@ -179,8 +179,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--boot-threads",
         type=int,
-        default=0,
-        help="0: sync gunicorn workers; N: gthread workers with N threads (keep-alive).",
+        default=2,
+        help="N: gthread workers with N threads (keep-alive), as README deploys; 0: sync workers.",
     )
     parser.add_argument("--floor-seconds", type=float, default=5.0, help="Seconds per floor run.")
     parser.add_argument("--profile-boots", type=int, default=200, help="Boots profiled in process.")
