@@ -40,7 +40,12 @@ from django.utils import timezone
 
 from crm.models import Channel
 from profile_schema.conversions import conversion_for
-from profile_schema.indexes import index_name_for, index_supported, index_sync_start
+from profile_schema.indexes import (
+    index_name_for,
+    index_supported,
+    index_sync_start,
+    statistics_sync_on_commit,
+)
 from profile_schema.locks import schema_write_lock
 from profile_schema.models import FieldType, IndexState, Masking, ProfileField
 from profile_schema.presets import BUILT_IN_FIELDS, BUILT_IN_KEYS, PROFILE_PRESETS
@@ -103,6 +108,7 @@ def profile_fields_install_presets(*, channel: Channel) -> None:
         for index, preset in enumerate(BUILT_IN_FIELDS + PROFILE_PRESETS)
     ]
     ProfileField.objects.bulk_create(rows, ignore_conflicts=True)
+    statistics_sync_on_commit(*(preset.type for preset in PROFILE_PRESETS))
 
 
 @transaction.atomic
@@ -140,6 +146,7 @@ def profile_field_create(
     )
     if indexed:
         field.save(update_fields=_index_flag_set(field, indexed=True))
+    statistics_sync_on_commit(type)
     return field
 
 
@@ -252,6 +259,7 @@ def profile_field_delete(*, field: ProfileField, confirm_count: int) -> int:
         row.delete()
         if index_name:  # no field names it any more: the sync drops it
             transaction.on_commit(partial(index_sync_start, index_name))
+        statistics_sync_on_commit(field.type)
     return removed
 
 
@@ -281,6 +289,7 @@ def _type_switch(*, field: ProfileField, type: str) -> str:
         locked.masking = Masking.FULL
     unindexed = [] if index_supported(type) else _index_flag_set(locked, indexed=False)
     locked.save(update_fields=["type", "masking", *unindexed, "updated_at"])
+    statistics_sync_on_commit(old_type, type)
     field.type, field.masking = locked.type, locked.masking
     field.indexed, field.index_state = locked.indexed, locked.index_state
     return old_type
