@@ -106,6 +106,8 @@ def _database_url() -> str:
 STATEMENT_TIMEOUT_MS = int(os.environ.get("STATEMENT_TIMEOUT_MS", "15000"))
 # A contact list page (API, segments, admin search) gives up after this, with a clear 400.
 LIST_STATEMENT_TIMEOUT_MS = int(os.environ.get("LIST_STATEMENT_TIMEOUT_MS", "5000"))
+# Memory a contact list page's query may use per sort or bitmap (PostgreSQL's work_mem).
+LIST_WORK_MEM = os.environ.get("LIST_WORK_MEM", "32MB")
 
 DATABASES = {"default": dj_database_url.parse(_database_url(), conn_max_age=60)}
 # A socket directory given as ?host=/path becomes HOST, so dbshell and friends find it too.

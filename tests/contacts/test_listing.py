@@ -132,6 +132,29 @@ def test_a_list_that_runs_past_its_timeout_is_a_clear_refusal(
 
 
 @pytest.mark.django_db
+def test_the_page_query_runs_with_the_list_memory_and_timeout(
+    viewer: Viewer, channel: Channel, settings: Any
+) -> None:
+    ContactFactory(channel=channel, name="seen")
+    settings.LIST_WORK_MEM = "48MB"
+    original = contact_filtered
+
+    def reporting_filter(**kwargs: Any) -> Any:
+        # Each row carries the settings its query ran with.
+        return original(**kwargs).extra(
+            select={
+                "ran_with": "current_setting('work_mem') || ' ' || "
+                "current_setting('statement_timeout')"
+            }
+        )
+
+    with mock.patch("contacts.listing.contact_filtered", reporting_filter):
+        page = contact_list_page(viewer=viewer)
+
+    assert [row.ran_with for row in page.contacts] == ["48MB 5s"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.django_db
 def test_filter_json_round_trips_through_a_page(viewer: Viewer, channel: Channel) -> None:
     ContactFactory(channel=channel, tags=["vip"])
     ContactFactory(channel=channel, tags=["withdrawn"])
