@@ -314,7 +314,10 @@ def _captured(viewer: Viewer, scenario: Scenario) -> list[str]:
 
 def _plan(url: str, sql: str) -> str:
     """The scans of SQL's plan, e.g. 'Index Scan contact_last_seen_idx'."""
+    from django.conf import settings
+
     with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT set_config('work_mem', %s, false)", [settings.LIST_WORK_MEM])
         plan = conn.execute(f"EXPLAIN (FORMAT JSON) {sql}").fetchone()[0]  # type: ignore[index]
     scans: list[str] = []
 
@@ -333,7 +336,11 @@ def _plan(url: str, sql: str) -> str:
 
 
 def _sql_runner(url: str, statements: list[str]) -> tuple[Callable[[], Any], Callable[[], None]]:
+    """The page's statements alone, with the memory the page's query gets (LIST_WORK_MEM)."""
+    from django.conf import settings
+
     conn = psycopg.connect(url, autocommit=True)
+    conn.execute("SELECT set_config('work_mem', %s, false)", [settings.LIST_WORK_MEM])
 
     def run() -> int:
         rows = 0
