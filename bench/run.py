@@ -179,7 +179,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--boot-threads",
         type=int,
-        default=2,
+        default=4,
         help="N: gthread workers with N threads (keep-alive), as README deploys; 0: sync workers.",
     )
     parser.add_argument("--floor-seconds", type=float, default=5.0, help="Seconds per floor run.")

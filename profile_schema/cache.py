@@ -18,13 +18,48 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 
 from profile_schema.models import ProfileField
 
 MAX_CHANNELS = 2048
 
-_entries: OrderedDict[int, tuple[int, tuple[ProfileField, ...]]] = OrderedDict()
+PROFILE_PREFIX = "profile."
+
+
+@dataclass(frozen=True)
+class _Entry:
+    version: int
+    rows: tuple[ProfileField, ...]
+    # The profile.* fields by bare key ("age"), as writes look them up.
+    profile_by_key: Mapping[str, ProfileField]
+
+
+_entries: OrderedDict[int, _Entry] = OrderedDict()
 _guard = threading.Lock()
+
+
+def _entry(channel_id: int, version: int) -> _Entry:
+    entry = _entries.get(channel_id)
+    if entry is not None and entry.version == version:
+        return entry
+    rows = tuple(ProfileField.objects.filter(channel_id=channel_id).order_by("order", "key"))
+    by_key = MappingProxyType(
+        {
+            row.key.removeprefix(PROFILE_PREFIX): row
+            for row in rows
+            if row.key.startswith(PROFILE_PREFIX)
+        }
+    )
+    entry = _Entry(version=version, rows=rows, profile_by_key=by_key)
+    with _guard:
+        _entries[channel_id] = entry
+        _entries.move_to_end(channel_id)
+        while len(_entries) > MAX_CHANNELS:
+            _entries.popitem(last=False)
+    return entry
 
 
 def channel_fields(*, channel_id: int, version: int) -> tuple[ProfileField, ...]:
@@ -32,16 +67,12 @@ def channel_fields(*, channel_id: int, version: int) -> tuple[ProfileField, ...]
 
     Rows loaded after VERSION was read are never older than it; when they are newer, a later
     caller with the newer version loads them again."""
-    entry = _entries.get(channel_id)
-    if entry is not None and entry[0] == version:
-        return entry[1]
-    rows = tuple(ProfileField.objects.filter(channel_id=channel_id).order_by("order", "key"))
-    with _guard:
-        _entries[channel_id] = (version, rows)
-        _entries.move_to_end(channel_id)
-        while len(_entries) > MAX_CHANNELS:
-            _entries.popitem(last=False)
-    return rows
+    return _entry(channel_id, version).rows
+
+
+def channel_profile_fields(*, channel_id: int, version: int) -> Mapping[str, ProfileField]:
+    """The channel's profile.* fields by bare key ("age") as of VERSION (read-only)."""
+    return _entry(channel_id, version).profile_by_key
 
 
 def cache_clear() -> None:

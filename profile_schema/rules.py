@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 
 import phonenumbers
 from django.core.exceptions import ValidationError
@@ -60,7 +61,12 @@ _KINDS = {
     PhoneNumberType.PERSONAL_NUMBER: "a personal number",
 }
 
+# The same visitor boots with the same number and address on every page: their cleaned forms
+# are kept per process (strings in, strings out; a refusal is computed again each time).
+CLEAN_CACHE_SIZE = 8192
 
+
+@lru_cache(maxsize=CLEAN_CACHE_SIZE)
 def email_clean(value: str) -> str:
     """VALUE as an email address with its domain lowercased."""
     address = value.strip()
@@ -85,6 +91,7 @@ def phone_parse(value: str, *, expected: str) -> PhoneNumber:
     return number
 
 
+@lru_cache(maxsize=CLEAN_CACHE_SIZE)
 def mobile_number_clean(value: str) -> str:
     """VALUE as a mobile number in E.164; landline-like numbers point to landlineNumber."""
     number = phone_parse(value, expected=MOBILE_EXPECTS)
@@ -96,6 +103,7 @@ def mobile_number_clean(value: str) -> str:
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
+@lru_cache(maxsize=CLEAN_CACHE_SIZE)
 def landline_number_clean(value: str) -> str:
     """VALUE as a landline-like number: E.164, or '1588-1234' for Korean service numbers."""
     number = phone_parse(value, expected=LANDLINE_EXPECTS)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -41,11 +44,23 @@ def client_address(request: Request) -> str:
     return str(request.META.get("REMOTE_ADDR", ""))
 
 
+class JsonOnly(DefaultContentNegotiation):
+    """The SDK answers JSON whatever the Accept header says: no negotiation to run per request."""
+
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
+
+
 class SdkView(APIView):
     """Authenticated by the plugin key or a session token, never by manager credentials."""
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = JsonOnly
     rate: RateDecision | None = None
 
     def rate_limit(self, request: Request, channel: Channel | None) -> None:

@@ -29,8 +29,10 @@ def _redis_reachable() -> bool:
 @pytest.fixture(autouse=True)
 def _fresh_client() -> Iterator[None]:
     ratelimit._state.client, ratelimit._state.url, ratelimit._state.resting_until = None, "", 0
+    ratelimit._state.script = None
     yield
     ratelimit._state.client, ratelimit._state.url, ratelimit._state.resting_until = None, "", 0
+    ratelimit._state.script = None
 
 
 @pytest.fixture(params=["postgres", "redis"])
