@@ -17,7 +17,9 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection
+from django.db.models import JSONField
 
 from contacts.models import MAX_TAGS_PER_CONTACT, Contact
 from crm.errors import InvalidInput, Problem
@@ -193,24 +195,31 @@ def _new_tags(change: ContactChange) -> list[str]:
     return [t for t in tags if t not in change.tags_remove]
 
 
-def contact_defaults() -> dict[str, Any]:
-    """Column -> model default of every column a new contact must fill (NOT NULL or defaulted)."""
-    return {
-        model_field.column: model_field.get_default()
+def _new_fields() -> list[Any]:
+    """The model fields a new contact must fill (NOT NULL or defaulted), in column order."""
+    return [
+        model_field
         for model_field in Contact._meta.concrete_fields
         if not (model_field.primary_key or model_field.generated)
         and (model_field.has_default() or not model_field.null)
-    }
+    ]
+
+
+def contact_defaults() -> dict[str, Any]:
+    """Column -> model default of every column a new contact must fill (NOT NULL or defaulted)."""
+    return {model_field.column: model_field.get_default() for model_field in _new_fields()}
 
 
 @lru_cache(maxsize=1)
 def _default_values() -> dict[str, str]:
     """Column -> SQL literal of its model default, for the columns a new contact may leave.
 
-    The defaults are the model's constants ('', 0, false, NULL), never input, so they are
-    written into the statement: its text then depends on the change's shape alone."""
+    The defaults are the model's constants ('', 0, false, NULL, an empty array or object),
+    never input, so they are written into the statement: its text then depends on the change's
+    shape alone."""
     literals: dict[str, str] = {}
-    for column, default in contact_defaults().items():
+    for model_field in _new_fields():
+        column, default = model_field.column, model_field.get_default()
         if default is None:
             literals[column] = "NULL"
         elif isinstance(default, bool):
@@ -219,8 +228,10 @@ def _default_values() -> dict[str, str]:
             literals[column] = str(default)
         elif default == "":
             literals[column] = "''"
-        elif default in ([], {}):
-            literals[column] = "'{}'"  # an empty array, an empty jsonb object
+        elif default == [] and isinstance(model_field, ArrayField):
+            literals[column] = "'{}'"
+        elif default in ([], {}) and isinstance(model_field, JSONField):
+            literals[column] = "'[]'::jsonb" if default == [] else "'{}'::jsonb"
         else:
             raise ValueError(f"{column}: no SQL literal for the default {default!r}")
     return literals

@@ -24,7 +24,7 @@ from contacts.sdk.context import VisitContext
 from contacts.services import tag_catalogue_ensure, tags_clean
 from crm.errors import AuthenticationFailed, InvalidInput, Problem
 from crm.models import Channel
-from profile_schema.locks import schema_read_lock
+from profile_schema.locks import ChannelGone, schema_read_lock
 from profile_schema.models import ProfileField
 from profile_schema.validation import (
     ProfileValidationError,
@@ -245,7 +245,11 @@ def contact_boot(*, channel: Channel, boot: BootInput, visit: VisitContext) -> B
         member_hash_check(channel=channel, member_id=boot.member_id, given=boot.member_hash)
     veil_id = None if boot.member_id else (boot.veil_id or uuid.uuid4().hex)
     with transaction.atomic():
-        schema_read_lock(channel)
+        try:
+            schema_read_lock(channel)
+        except ChannelGone:
+            _channels.pop(channel.plugin_key, None)
+            raise AuthenticationFailed("Unknown pluginKey.") from None
         change = boot_change(channel, boot, visit)
         tag_catalogue_ensure(channel=channel, tags=change.tags_add)
         identity, value = ("member_id", boot.member_id) if boot.member_id else ("veil_id", veil_id)

@@ -30,7 +30,7 @@ from crm.counting import BoundedCount, count_bounded
 from crm.cursors import cursor_decode, cursor_encode
 from crm.errors import InvalidInput, Problem
 from crm.permissions import Permission, Viewer
-from profile_schema.cache import channel_fields
+from profile_schema.cache import channel_fields, channel_version
 from profile_schema.models import ProfileField
 
 SORT_COLUMNS = {
@@ -67,7 +67,7 @@ class ContactPage:
 def fields_by_key(viewer: Viewer) -> dict[str, ProfileField]:
     """The channel's field definitions (built-in and profile) by full key, cached per process."""
     channel = viewer.channel
-    rows = channel_fields(channel_id=channel.pk, version=channel.profile_schema_version)
+    rows = channel_fields(channel_id=channel.pk, version=channel_version(channel))
     return {f.key: f for f in rows}
 
 

@@ -22,6 +22,7 @@ from crm.models import ApiCredential, Channel
 from crm.permissions import Viewer, viewer_for_credential, viewer_for_user
 from crm.ratelimit import RateDecision, limit_parse, rate_limit_hit
 from crm.services import secret_matches
+from profile_schema.cache import schema_version_subquery
 
 CHANNEL_HEADER = "x-channel-id"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -37,6 +38,7 @@ class CredentialAuthentication(authentication.BaseAuthentication):
             return None
         credential = (
             ApiCredential.objects.select_related("channel", "role")
+            .annotate(schema_version=schema_version_subquery("channel_id"))
             .filter(access_key=key or "", revoked_at__isnull=True)
             .first()
         )
@@ -44,6 +46,8 @@ class CredentialAuthentication(authentication.BaseAuthentication):
             secret=secret or "", hashed=credential.secret_hash
         ):
             raise exceptions.AuthenticationFailed("The access key or secret is wrong, or revoked.")
+        # The field definitions this request reads are the ones of this version (read along).
+        credential.channel.profile_schema_version = credential.schema_version
         # At most one write a minute per credential: reads should not all write. The row just
         # read tells whether one is due; the condition keeps concurrent requests to one write.
         now = timezone.now()

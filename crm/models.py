@@ -47,11 +47,13 @@ class Channel(models.Model):
     kakao_channel_id = models.CharField(
         max_length=64, blank=True, help_text="The connected Kakao channel's id (empty: none)."
     )
-    # Set by a database trigger from a sequence whenever a profile field of the channel is
-    # created, changed or deleted: processes cache the definitions under it (profile_schema.cache).
-    profile_schema_version = models.BigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # The schema version of the channel's field definitions as the request read it (not a
+    # column: the database keeps it in profile_schema_version, see profile_schema.cache). None
+    # until read; writes refresh it under the schema lock.
+    profile_schema_version: int | None = None
 
     class Meta:
         ordering = ["name", "id"]

@@ -11,7 +11,11 @@ so concurrent requests never lose one:
 
 When Redis cannot be reached, the request is counted in PostgreSQL instead and Redis is tried
 again after REDIS_RETRY_SECONDS, so an outage of the cache slows requests down by one timeout
-every few seconds, never refuses them.
+every few seconds, never refuses them. What that costs: the PostgreSQL windows start from zero,
+so during an outage a client can get up to twice its limit in one window, and a hit whose reply
+timed out after Redis counted it is counted twice. Redis must keep the keys until they expire:
+give it `maxmemory-policy noeviction` (or a database of its own that never fills); an evicted or
+restarted-empty Redis starts the windows again.
 """
 
 from __future__ import annotations
@@ -99,7 +103,8 @@ def _redis_client() -> redis.Redis | None:
 
 
 # One command for all of a request's buckets: INCR each window key, and give a new key its
-# expiry (the end of its window, plus a second) in the same atomic step.
+# expiry (one period and a second after its first hit, so it outlives its window) in the same
+# atomic step.
 HIT_SCRIPT = """
 local hits = {}
 for i, key in ipairs(KEYS) do

@@ -2,16 +2,18 @@
 
 Every contact write validates against the definitions and every filtered list compiles against
 them, so loading them on each request cost a query and some twenty model instances. A process
-keeps them instead, keyed by `Channel.profile_schema_version`, which the database changes on
-every created, changed or deleted field (a trigger; see migration profile_schema 0004):
+keeps them instead, keyed by the channel's schema version, which the database changes on
+every created, changed or deleted field (a trigger writes it to the table
+`profile_schema_version`; see migration profile_schema 0004):
 
 - A write reads the version under the channel's schema lock (`locks.schema_read_lock`), so it
   validates against the definitions in force until it commits, exactly as if it had loaded them.
-- A read uses the version on the channel row the request loaded: a field changed a moment
+- A read uses the version its request read along with the channel (the API's credential
+  lookup reads it in the same query), or reads it (`channel_version`): a field changed a moment
   before is seen by the next request.
 
 The cached rows are shared by the requests of the process: read them, never change them. The
-cache holds the last MAX_CHANNELS channels used.
+cache holds the MAX_CHANNELS channels used last.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from django.db import connection
+from django.db.models import BigIntegerField, F, Func
+
+from crm.models import Channel
 from profile_schema.models import ProfileField
 
 MAX_CHANNELS = 2048
@@ -41,9 +47,38 @@ _entries: OrderedDict[int, _Entry] = OrderedDict()
 _guard = threading.Lock()
 
 
+def schema_version_subquery(channel_column: str) -> Func:
+    """An ORM expression: the schema version of the channel in CHANNEL_COLUMN (0: never changed)."""
+    return Func(
+        F(channel_column),
+        function="profile_schema_version_of",
+        template=(
+            "coalesce((SELECT v.version FROM profile_schema_version AS v"
+            " WHERE v.channel_id = %(expressions)s), 0)"
+        ),
+        output_field=BigIntegerField(),
+    )
+
+
+def channel_version(channel: Channel) -> int:
+    """The version CHANNEL carries (read with it, or under the schema lock), else read now."""
+    if channel.profile_schema_version is None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT coalesce((SELECT version FROM profile_schema_version"
+                " WHERE channel_id = %s), 0)",
+                [channel.pk],
+            )
+            channel.profile_schema_version = int(cursor.fetchone()[0])
+    return channel.profile_schema_version
+
+
 def _entry(channel_id: int, version: int) -> _Entry:
     entry = _entries.get(channel_id)
     if entry is not None and entry.version == version:
+        with _guard:  # least recently used goes first when the cache is full
+            if channel_id in _entries:
+                _entries.move_to_end(channel_id)
         return entry
     rows = tuple(ProfileField.objects.filter(channel_id=channel_id).order_by("order", "key"))
     by_key = MappingProxyType(

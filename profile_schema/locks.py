@@ -30,9 +30,15 @@ def schema_read_lock(channel: Channel) -> int:
     (`validation.profile_fields_by_key`) are the ones in force until commit."""
     with server_bound_cursor(pipeline=True) as cursor:
         cursor.execute("SELECT profile_schema_read_lock(%s::bigint)", [channel.pk])
-        version = int(cursor.fetchone()[0])
-    channel.profile_schema_version = version
-    return version
+        found = cursor.fetchone()[0]
+    if found is None:
+        raise ChannelGone(f"Channel {channel.pk} no longer exists.")
+    channel.profile_schema_version = int(found)
+    return channel.profile_schema_version
+
+
+class ChannelGone(LookupError):
+    """The channel a write was for has been deleted (a process may have cached it a moment)."""
 
 
 def schema_write_lock(*, channel_id: int) -> None:

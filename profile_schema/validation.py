@@ -23,7 +23,7 @@ from decimal import Decimal
 
 from crm.errors import InvalidInput, Problem
 from crm.models import Channel
-from profile_schema.cache import channel_profile_fields
+from profile_schema.cache import channel_profile_fields, channel_version
 from profile_schema.models import FieldType, ProfileField
 from profile_schema.presets import BUILT_IN_KEYS
 from profile_schema.rules import key_rule
@@ -114,7 +114,7 @@ def profile_fields_by_key(channel: Channel) -> Mapping[str, ProfileField]:
     """The channel's profile field definitions by bare key, as of its schema version.
 
     A write takes `locks.schema_read_lock(channel)` first, which refreshes the version."""
-    return channel_profile_fields(channel_id=channel.pk, version=channel.profile_schema_version)
+    return channel_profile_fields(channel_id=channel.pk, version=channel_version(channel))
 
 
 def _value_clean(

@@ -16,12 +16,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from rest_framework import serializers
+
 from crm.errors import InvalidInput, Problem
 
-TRUE_VALUES = frozenset({True, "1", "true", "True", "TRUE", "yes", "Yes", "on", "On", "t", "y"})
-FALSE_VALUES = frozenset(
-    {False, "0", "false", "False", "FALSE", "no", "No", "off", "Off", "f", "n"}
-)
+# DRF's own reading of booleans, one field for the process (it holds no per-request state).
+_BOOLEAN = serializers.BooleanField()
 VEIL_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 MAX_TAGS_IN_BODY = 100
 
@@ -62,15 +62,13 @@ class Text:
 
 @dataclass(frozen=True)
 class Flag:
-    """A boolean: true/false, 1/0 and their usual spellings."""
+    """A boolean, read exactly as DRF's BooleanField reads it ("yes", "ON", 0, 1.0, …)."""
 
     def clean(self, value: Any) -> bool:
-        if isinstance(value, str | bool | int) and not isinstance(value, float):
-            if value in TRUE_VALUES:
-                return True
-            if value in FALSE_VALUES:
-                return False
-        raise _Refused("invalid", "Must be a valid boolean.")
+        try:
+            return bool(_BOOLEAN.to_internal_value(value))
+        except serializers.ValidationError:
+            raise _Refused("invalid", "Must be a valid boolean.") from None
 
 
 @dataclass(frozen=True)

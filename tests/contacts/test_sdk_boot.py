@@ -486,3 +486,14 @@ def test_the_boot_statements_are_prepared_once_they_repeat(channel: Channel) -> 
 
     assert any(s.startswith("SELECT profile_schema_read_lock(") for s in prepared)
     assert any(s.startswith("WITH t AS (INSERT INTO contacts_contact") for s in prepared)
+
+
+@pytest.mark.django_db
+def test_a_boot_for_a_channel_deleted_a_moment_ago_is_401(channel: Channel) -> None:
+    sdk = Sdk(channel.plugin_key)
+    assert sdk.boot(memberId="m-1").status_code == 200  # the process now trusts the channel
+
+    Channel.objects.filter(pk=channel.pk).delete()
+    response = sdk.boot(memberId="m-1")
+
+    assert (response.status_code, response.json()["message"]) == (401, "Unknown pluginKey.")

@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from contacts.models import Contact
 from crm import services
 from crm.models import Channel
-from profile_schema.locks import schema_read_lock, schema_write_lock
+from profile_schema.locks import ChannelGone, schema_read_lock, schema_write_lock
 from profile_schema.models import FieldType, ProfileField
 from profile_schema.services import profile_field_create, profile_field_type_change
 from profile_schema.validation import ProfileValidationError, profile_values_clean
@@ -97,20 +97,62 @@ def test_a_write_waiting_for_a_type_change_validates_under_the_new_type() -> Non
     assert outcome == ["invalid_type"]  # "abc" checked as a number, not as the cached string
 
 
+def stored_version(channel: Channel) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT version FROM profile_schema_version WHERE channel_id = %s", [channel.pk]
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
 @pytest.mark.django_db
 def test_every_field_change_gives_the_channel_a_new_schema_version() -> None:
     channel = services.channel_create(name="Versions")
-    seen = [Channel.objects.get(pk=channel.pk).profile_schema_version]
+    seen = [stored_version(channel)]
 
     field = profile_field_create(channel=channel, key="code", name="Code", type=FieldType.STRING)
-    seen.append(Channel.objects.get(pk=channel.pk).profile_schema_version)
+    seen.append(stored_version(channel))
     ProfileField.objects.filter(pk=field.pk).update(name="Code name")
-    seen.append(Channel.objects.get(pk=channel.pk).profile_schema_version)
+    seen.append(stored_version(channel))
     ProfileField.objects.filter(pk=field.pk).update(index_state="pending", index_error="")
-    assert Channel.objects.get(pk=channel.pk).profile_schema_version == seen[-1]  # bookkeeping
+    assert stored_version(channel) == seen[-1]  # bookkeeping
     ProfileField.objects.filter(pk=field.pk).delete()
-    seen.append(Channel.objects.get(pk=channel.pk).profile_schema_version)
+    seen.append(stored_version(channel))
 
     assert len(set(seen)) == 4
     with transaction.atomic():
         assert schema_read_lock(channel) == seen[-1] == channel.profile_schema_version
+
+
+@pytest.mark.django_db
+def test_saving_a_channel_loaded_before_a_field_change_keeps_the_new_version() -> None:
+    channel = services.channel_create(name="Stale copy")
+    stale = Channel.objects.get(pk=channel.pk)
+    field = profile_field_create(channel=channel, key="code", name="Code", type=FieldType.NUMBER)
+    profile_values_clean(channel=Channel.objects.get(pk=channel.pk), values={"code": 7})
+    cached = stored_version(channel)  # the Number definition is cached under this version
+    profile_field_type_change(field=field, type=FieldType.STRING)
+    switched = stored_version(channel)
+
+    stale.name = "Renamed"
+    stale.save()  # every column of the old copy goes back; the version is not one of them
+
+    assert stored_version(channel) == switched != cached
+    with transaction.atomic():
+        writer = Channel.objects.get(pk=channel.pk)
+        schema_read_lock(writer)
+        assert profile_values_clean(channel=writer, values={"code": "abc"}) == {"code": "abc"}
+
+
+@pytest.mark.django_db
+def test_a_deleted_channels_version_goes_with_it() -> None:
+    channel = services.channel_create(name="Short-lived")
+    profile_field_create(channel=channel, key="code", name="Code", type=FieldType.STRING)
+    assert stored_version(channel) > 0
+
+    Channel.objects.filter(pk=channel.pk).delete()
+
+    assert stored_version(channel) == 0
+    with transaction.atomic(), pytest.raises(ChannelGone):
+        schema_read_lock(channel)
