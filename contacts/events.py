@@ -14,8 +14,12 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Greatest
 
 from contacts.activity import activity_record
+from contacts.atomic import database_limits
 from contacts.models import EVENT_NAME_MAX_LENGTH, Contact, Event
 from crm.errors import InvalidInput, Problem
+from profile_schema.locks import schema_read_lock
+from profile_schema.models import FieldType
+from profile_schema.validation import profile_fields_by_key
 
 STRING_PROPERTY_MAX_BYTES = 512
 NESTED_PAYLOAD_MAX_BYTES = 4 * 1024
@@ -91,7 +95,12 @@ def contact_event_track(*, contact: Contact, name: Any, properties: Any, at: dat
     problems = event_problems(name, properties)
     if problems:
         raise InvalidInput(problems)
+    checkout = name.strip() == checkout_event_name()
     with transaction.atomic():
+        if checkout:
+            # A profile write like any other: the schema lock before any row lock, and the
+            # value only while the field is the Datetime it was made as.
+            schema_read_lock(contact.channel)
         event = Event.objects.create(
             channel_id=contact.channel_id,
             contact=contact,
@@ -99,16 +108,16 @@ def contact_event_track(*, contact: Contact, name: Any, properties: Any, at: dat
             properties=dict(properties),
             created_at=at,
         )
-        if event.name == checkout_event_name() and _checkout_field_defined(contact):
-            _checkout_time_record(contact, at)
+        if checkout and _checkout_field_is_datetime(contact):
+            with database_limits():
+                _checkout_time_record(contact, at)
             activity_record(channel=contact.channel, contact_id=contact.pk, moment=at)
     return event
 
 
-def _checkout_field_defined(contact: Contact) -> bool:
-    from profile_schema.validation import profile_fields_by_key
-
-    return CHECKOUT_KEY in profile_fields_by_key(contact.channel)
+def _checkout_field_is_datetime(contact: Contact) -> bool:
+    field = profile_fields_by_key(contact.channel).get(CHECKOUT_KEY)
+    return field is not None and field.type == FieldType.DATETIME
 
 
 def event_object(event: Event) -> dict[str, Any]:

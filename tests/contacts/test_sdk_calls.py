@@ -6,11 +6,15 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
 from contacts.activity import month_of
 from contacts.models import Contact, Event, Tag
 from crm.models import Channel
+from profile_schema.models import FieldType, ProfileField
+from profile_schema.services import profile_field_type_change
 from tests.contacts.sdk_client import Sdk
 
 
@@ -111,6 +115,22 @@ def test_a_checkout_event_updates_the_last_checkout_time(booted: Sdk) -> None:
     event = Event.objects.get(name="CheckoutComplete")
     moment = int(event.created_at.timestamp() * 1000)
     assert response.json()["user"]["profile"]["lastCheckoutCompletedAt"] == moment
+
+
+@pytest.mark.django_db
+def test_a_checkout_writes_the_time_only_while_the_field_is_a_datetime(
+    booted: Sdk, channel: Channel
+) -> None:
+    field = ProfileField.objects.get(channel=channel, key="profile.lastCheckoutCompletedAt")
+    profile_field_type_change(field=field, type=FieldType.STRING)
+
+    with CaptureQueriesContext(connection) as ran:
+        response = booted.call("events", {"name": "CheckoutComplete", "property": {}})
+
+    assert response.status_code == 200
+    assert Event.objects.filter(name="CheckoutComplete").exists()
+    assert "lastCheckoutCompletedAt" not in response.json()["user"]["profile"]
+    assert any("profile_schema_read_lock" in q["sql"] for q in ran.captured_queries)
 
 
 @pytest.mark.django_db
