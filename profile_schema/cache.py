@@ -51,7 +51,6 @@ def schema_version_subquery(channel_column: str) -> Func:
     """An ORM expression: the schema version of the channel in CHANNEL_COLUMN (0: never changed)."""
     return Func(
         F(channel_column),
-        function="profile_schema_version_of",
         template=(
             "coalesce((SELECT v.version FROM profile_schema_version AS v"
             " WHERE v.channel_id = %(expressions)s), 0)"

@@ -11,24 +11,11 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from contacts.models import Segment
-from crm import services
 from crm.models import Channel
 from profile_schema.models import FieldType
 from profile_schema.services import profile_field_create
+from tests.api_clients import credential_client as api_client
 from tests.contacts.factories import ContactFactory
-
-
-def api_client(
-    channel: Channel, role: str = "owner", permissions: list[str] | None = None
-) -> Client:
-    if permissions is not None:
-        role_obj = services.role_create(channel=channel, name=role, permissions=permissions)
-    else:
-        role_obj = services.role_get(channel=channel, name=role)
-    issued = services.credential_create(channel=channel, role=role_obj)
-    return Client(
-        headers={"x-access-key": issued.credential.access_key, "x-access-secret": issued.secret}
-    )
 
 
 def post(client: Client, path: str, body: Any) -> Any:

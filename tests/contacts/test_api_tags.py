@@ -15,26 +15,15 @@ from contacts.api.tags import tag_delete, tag_holder_counts, tag_holders
 from contacts.models import MAX_TAGS_PER_CHANNEL, Contact, Tag
 from contacts.representation import epoch_ms
 from contacts.services import tag_catalogue_ensure
-from crm import services as crm_services
 from crm.counting import BoundedCount, count_estimate
 from crm.cursors import cursor_encode
 from crm.models import Channel
+from tests.api_clients import credential_client as api
 from tests.contacts.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db
 LIST = "/open/v5/user-tags"
 NOT_FOUND = {"type": "not_found", "message": "Not found.", "errors": []}
-
-
-def api(channel: Channel, role: str = "owner", permissions: list[str] | None = None) -> Client:
-    if permissions is not None:
-        found = crm_services.role_create(channel=channel, name=role, permissions=permissions)
-    else:
-        found = crm_services.role_get(channel=channel, name=role)
-    issued = crm_services.credential_create(channel=channel, role=found)
-    return Client(
-        headers={"x-access-key": issued.credential.access_key, "x-access-secret": issued.secret}
-    )
 
 
 def post(client: Client, body: Any) -> Any:

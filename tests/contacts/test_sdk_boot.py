@@ -497,3 +497,15 @@ def test_a_boot_for_a_channel_deleted_a_moment_ago_is_401(channel: Channel) -> N
     response = sdk.boot(memberId="m-1")
 
     assert (response.status_code, response.json()["message"]) == (401, "Unknown pluginKey.")
+
+
+@pytest.mark.django_db
+def test_the_sdk_answers_json_whatever_the_accept_header_says(channel: Channel) -> None:
+    sdk = Sdk(channel.plugin_key)
+    body = {"pluginKey": channel.plugin_key, "memberId": "m-1"}
+
+    response = sdk.post("boot", body, accept="text/html")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["user"]["memberId"] == "m-1"

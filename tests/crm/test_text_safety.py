@@ -8,19 +8,14 @@ import pytest
 from django.test import Client
 
 from contacts.models import Contact
-from crm import services
 from crm.models import Channel
+from tests.api_clients import credential_client
 from tests.contacts.sdk_client import Sdk
 
 
 @pytest.fixture
 def api(channel: Channel) -> Client:
-    issued = services.credential_create(
-        channel=channel, role=services.role_get(channel=channel, name="owner")
-    )
-    return Client(
-        headers={"x-access-key": issued.credential.access_key, "x-access-secret": issued.secret}
-    )
+    return credential_client(channel)
 
 
 @pytest.mark.django_db

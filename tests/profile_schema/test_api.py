@@ -11,12 +11,12 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from contacts.models import Contact
-from crm import services as crm_services
 from crm.models import Channel
 from profile_schema.indexes import index_name_for
 from profile_schema.models import FieldType, IndexState, ProfileField
 from profile_schema.presets import BUILT_IN_FIELDS, PROFILE_PRESETS
 from profile_schema.services import MAX_INDEXED_FIELDS
+from tests.api_clients import credential_client as api
 from tests.contacts.factories import ContactFactory
 from tests.crm.factories import manager_in
 from tests.profile_schema.factories import field_in
@@ -24,18 +24,6 @@ from tests.profile_schema.factories import field_in
 pytestmark = pytest.mark.django_db
 PRESET_COUNT = len(BUILT_IN_FIELDS) + len(PROFILE_PRESETS)
 LIST = "/open/v5/profile-fields"
-
-
-def api(channel: Channel, role: str = "owner", permissions: list[str] | None = None) -> Client:
-    """A client holding an API credential of CHANNEL with ROLE (created with PERMISSIONS)."""
-    if permissions is not None:
-        found = crm_services.role_create(channel=channel, name=role, permissions=permissions)
-    else:
-        found = crm_services.role_get(channel=channel, name=role)
-    issued = crm_services.credential_create(channel=channel, role=found)
-    return Client(
-        headers={"x-access-key": issued.credential.access_key, "x-access-secret": issued.secret}
-    )
 
 
 def send(client: Client, method: str, url: str, body: Any = None) -> Any:

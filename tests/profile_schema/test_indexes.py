@@ -22,7 +22,6 @@ from django.urls import reverse
 from psycopg import sql
 
 from contacts.models import Contact
-from crm import services as crm_services
 from crm.models import Channel
 from profile_schema import indexes
 from profile_schema.indexes import (
@@ -41,6 +40,7 @@ from profile_schema.indexes import (
 )
 from profile_schema.models import FieldType, IndexState, ProfileField
 from profile_schema.services import profile_field_delete, profile_field_type_change
+from tests.api_clients import credential_client as api
 from tests.crm.factories import manager_in
 from tests.profile_schema.factories import field_in
 
@@ -67,14 +67,6 @@ def statistics_reset() -> None:
     with connection.cursor() as cursor:
         for name in statistics_present():
             cursor.execute(statistics_drop_sql(name=name).as_string(cursor.connection))
-
-
-def api(channel: Channel) -> Client:
-    owner = crm_services.role_get(channel=channel, name="owner")
-    issued = crm_services.credential_create(channel=channel, role=owner)
-    return Client(
-        headers={"x-access-key": issued.credential.access_key, "x-access-secret": issued.secret}
-    )
 
 
 def patch(client: Client, key: str, body: dict[str, Any]) -> Any:
