@@ -103,6 +103,38 @@ def test_a_plan_costlier_than_the_limit_is_not_counted(
     assert counts_run(queries) == []
 
 
+def planner_set(setting: str, value: str) -> None:
+    """SETTING for the rest of the test's transaction (the test runs in one)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config(%s, %s, true)", [setting, value])
+
+
+@pytest.mark.django_db
+def test_a_plan_with_a_costly_sequential_scan_is_not_counted(
+    channel: Channel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sequential scan's cost is the table's size, whatever the filter: past the limit the
+    count would read the whole table, so the estimate answers, even when the total is cheap."""
+    ContactFactory.create_batch(3, channel=channel)
+    contacts = Contact.objects.filter(channel=channel)
+    monkeypatch.setattr(counting, "EXACT_COUNT_MAX_SCAN_COST", 0.001)
+
+    planner_set("enable_indexscan", "off")
+    planner_set("enable_bitmapscan", "off")
+    with CaptureQueriesContext(connection) as queries:
+        scanned = count_bounded(contacts)
+    assert (scanned.value, scanned.exact) == (count_estimate(contacts), False)
+    assert counts_run(queries) == []
+
+    # The same filter served by an index has no sequential scan: it is counted.
+    planner_set("enable_indexscan", "on")
+    planner_set("enable_seqscan", "off")
+    with CaptureQueriesContext(connection) as queries:
+        indexed = count_bounded(contacts)
+    assert (indexed.value, indexed.exact) == (3, True)
+    assert len(counts_run(queries)) == 1
+
+
 @pytest.mark.django_db
 def test_a_low_estimate_past_the_cap_is_counted_and_answers_at_least_cap_plus_one(
     channel: Channel,
