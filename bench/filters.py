@@ -7,12 +7,17 @@ page 1.
 For each scenario, against the big tenant (bench-1, 60 % of the contacts):
 
 - End to end: GET /open/v5/users?filter=… (or POST /open/v5/users/search, or ?query=, or
-  ?since=) to gunicorn (bench.server) with an API credential made for the run
-  (crm.services.credential_create, role `owner`), one request at a time over loopback; the
-  time from sending the request to reading the whole answer.
-- The SQL floor: the statements the list page runs for its rows, captured from one in-process
-  call of contacts.listing.contact_list_page (the exact text psycopg sends: Django binds
-  parameters client-side), then executed alone through a psycopg connection and timed there.
+  ?since=) to gunicorn (bench.server, gthread workers that keep the connection alive, as
+  README deploys) with an API credential made for the run (crm.services.credential_create,
+  role `owner`), one request at a time over loopback; the time from sending the request to
+  reading the whole answer.
+- Two SQL floors, each executed alone through a psycopg connection and timed there (the exact
+  text psycopg sends: Django binds parameters client-side):
+  - the page's SQL: the statements the list page runs for its rows, captured from one
+    in-process call of contacts.listing.contact_list_page;
+  - the request's SQL: every statement one whole API request sends (the credential, the
+    list's settings, the rows, the count's EXPLAIN and count), captured from a request in
+    this process through django.test.Client, replayed in one transaction.
 - The bounded count every list answer carries (crm.counting.count_bounded: exact when it
   finishes within 200 ms, else the planner's estimate), timed in this process.
 - The plan of the page query (EXPLAIN): which index it walks.
@@ -96,6 +101,8 @@ class FilterTiming:
     plan: str
     statements: int
     error: str = ""
+    request_sql_ms: list[float] = field(default_factory=list)
+    request_statements: int = 0
 
     def p(self, samples: list[float], percent: float) -> float:
         return percentile(sorted(samples), percent)
@@ -108,6 +115,7 @@ class FilterFigures:
     index_build_seconds: float | None = None
     index_note: str = ""
     deep_check: str = ""
+    server: str = ""
     profiles: list[RequestProfile] = field(default_factory=list)
 
 
@@ -312,6 +320,38 @@ def _captured(viewer: Viewer, scenario: Scenario) -> list[str]:
     return statements
 
 
+def _request_captured(headers: dict[str, str], scenario: Scenario) -> list[str]:
+    """Every statement one API request of SCENARIO sends, in order, from a request in this
+    process (after one that brings the credential's once-a-minute use up to date)."""
+    from django.db import connection
+    from django.test import override_settings
+    from django.test.utils import CaptureQueriesContext
+
+    send = _client_sender(scenario, headers)
+    with override_settings(DEBUG=False, API_RATE_LIMIT=RAISED_LIMIT):
+        send(0)
+        with CaptureQueriesContext(connection) as captured:
+            send(1)
+    return [query["sql"] for query in captured.captured_queries if query["sql"]]
+
+
+def _request_sql_runner(
+    url: str, statements: list[str]
+) -> tuple[Callable[[], Any], Callable[[], None]]:
+    """The request's statements alone, in one transaction, as the request sends them."""
+    conn = psycopg.connect(url)
+
+    def run() -> int:
+        rows = 0
+        with conn.transaction():
+            for sql in statements:
+                cursor = conn.execute(sql)
+                rows += len(cursor.fetchall()) if cursor.description else 0
+        return rows
+
+    return run, conn.close
+
+
 def _plan(url: str, sql: str) -> str:
     """The scans of SQL's plan, e.g. 'Index Scan contact_last_seen_idx'."""
     from django.conf import settings
@@ -369,10 +409,16 @@ def measure_scenario(
 
     try:
         statements = _captured(viewer, scenario)
+        request_statements = _request_captured(headers, scenario)
         http_ms, answer = _timed(_request(server, headers, scenario), repeat)
         run_sql, close = _sql_runner(url, statements)
         try:
             sql_ms, _ = _timed(run_sql, repeat)
+        finally:
+            close()
+        run_request_sql, close = _request_sql_runner(url, request_statements)
+        try:
+            request_sql_ms, _ = _timed(run_request_sql, repeat)
         finally:
             close()
         with override_settings(DEBUG=False):  # no query log: `make bench` runs with DEBUG=1
@@ -384,8 +430,9 @@ def measure_scenario(
         )
     count = (int(answer["count"]["value"]), bool(answer["count"]["exact"]))
     return FilterTiming(
-        scenario, http_ms, sql_ms, count_ms, count, len(answer["users"]), plan, len(statements)
-    )
+        scenario, http_ms, sql_ms, count_ms, count, len(answer["users"]), plan, len(statements),
+        request_sql_ms=request_sql_ms, request_statements=len(request_statements),
+    )  # fmt: skip
 
 
 def deep_cursor(viewer: Viewer, position: int) -> tuple[str, int]:
@@ -462,7 +509,8 @@ def expression_statistics(create: bool) -> float:
     return analyze_contacts()
 
 
-def measure_filters(channel: Channel, url: str, *, repeat: int) -> FilterFigures:
+def measure_filters(channel: Channel, url: str, *, repeat: int, threads: int = 4) -> FilterFigures:
+    """Every scenario against gunicorn with gthread workers of THREADS threads (0: sync)."""
     from django.conf import settings
 
     figures = FilterFigures()
@@ -473,7 +521,8 @@ def measure_filters(channel: Channel, url: str, *, repeat: int) -> FilterFigures
     can_index = index_supported() and _range_field(channel) is not None
     if can_index and _range_field(channel).indexed:
         index_set(channel, False)  # measure "without" on the database as seeded
-    with gunicorn(url, settings.SECRET_KEY) as server:
+    with gunicorn(url, settings.SECRET_KEY, threads=threads) as server:
+        figures.server = " ".join(["gunicorn", *server.command[1:]])
         for scenario in chosen:
             timing = measure_scenario(server, url, viewer, headers, scenario, repeat)
             figures.timings.append(timing)
@@ -552,9 +601,9 @@ def expression_statistics_present() -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def api_profile(scenario: Scenario, headers: dict[str, str]) -> RequestProfile:
-    """PROFILED requests of SCENARIO in this process (bench.profiling)."""
-    from django.test import Client, override_settings
+def _client_sender(scenario: Scenario, headers: dict[str, str]) -> Callable[[int], None]:
+    """A function sending one API request of SCENARIO through django.test.Client."""
+    from django.test import Client
 
     client = Client()
 
@@ -571,6 +620,14 @@ def api_profile(scenario: Scenario, headers: dict[str, str]) -> RequestProfile:
                 f"{scenario.name}: {response.status_code} {response.content[:200]!r}"
             )
 
+    return send
+
+
+def api_profile(scenario: Scenario, headers: dict[str, str]) -> RequestProfile:
+    """PROFILED requests of SCENARIO in this process (bench.profiling)."""
+    from django.test import override_settings
+
+    send = _client_sender(scenario, headers)
     with override_settings(DEBUG=False, API_RATE_LIMIT=RAISED_LIMIT):
         return request_profile(scenario.name, send, PROFILED, warmup=3, steps=API_STEPS)
 
@@ -592,13 +649,13 @@ def _deep_check(server: Server, headers: dict[str, str], cursor: str, first_id: 
 
 def _verdict(timing: FilterTiming, page_one_p95: float | None) -> str:
     http95 = timing.p(timing.http_ms, 95)
-    sql50 = timing.p(timing.sql_ms, 50)
     misses = []
     goal = INDEXED_GOAL_MS if timing.scenario.indexed else WORST_GOAL_MS
     if http95 > goal:
         misses.append(f"p95 > {goal:.0f} ms")
-    if sql50 and timing.p(timing.http_ms, 50) / sql50 > FLOOR_GOAL:
-        misses.append(f"> {FLOOR_GOAL:.0f}x floor")
+    request50 = timing.p(timing.request_sql_ms, 50) if timing.request_sql_ms else 0.0
+    if request50 and timing.p(timing.http_ms, 50) / request50 > FLOOR_GOAL:
+        misses.append(f"> {FLOOR_GOAL:.0f}x its SQL")
     if (
         page_one_p95 is not None
         and "Cursor" in timing.scenario.name
@@ -610,6 +667,8 @@ def _verdict(timing: FilterTiming, page_one_p95: float | None) -> str:
 
 def filters_report(figures: FilterFigures) -> str:
     lines = ["### Filters (GET /open/v5/users, POST /open/v5/users/search)", ""]
+    if figures.server:
+        lines += [f"Server: `{figures.server}`.", ""]
     lines += [f"- {item}" for item in figures.setup]
     if figures.deep_check:
         lines.append(f"- {figures.deep_check}")
@@ -622,27 +681,29 @@ def filters_report(figures: FilterFigures) -> str:
         lines.append(f"- {figures.index_note}")
     lines += [
         "",
-        "| Scenario | API p50 (ms) | API p95 (ms) | SQL p50 (ms) | SQL p95 (ms) | API/SQL p50 | "
-        "Count p50 (ms) | API/(SQL+count) p50 | Count | Page plan | Goal |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |",
+        "| Scenario | API p50 (ms) | API p95 (ms) | Page SQL p50 (ms) | Page SQL p95 (ms) | "
+        "API/page SQL p50 | Count p50 (ms) | Request SQL p50 (ms) | API/request SQL p50 | Count | "
+        "Page plan | Goal |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |",
     ]
     page_one = next((t for t in figures.timings if t.scenario.name.startswith("No filter")), None)
     page_one_p95 = page_one.p(page_one.http_ms, 95) if page_one and page_one.http_ms else None
     for t in figures.timings:
         if t.error:
-            lines.append(f"| {t.scenario.name} |{' - |' * 9} FAILED: {t.error} |")
+            lines.append(f"| {t.scenario.name} |{' - |' * 10} FAILED: {t.error} |")
             continue
         http50, http95 = t.p(t.http_ms, 50), t.p(t.http_ms, 95)
         sql50, sql95 = t.p(t.sql_ms, 50), t.p(t.sql_ms, 95)
         ratio = f"{http50 / sql50:.1f}x" if sql50 else "-"
         count50 = t.p(t.count_ms, 50)
-        both = f"{http50 / (sql50 + count50):.1f}x" if sql50 + count50 else "-"
+        request50 = t.p(t.request_sql_ms, 50) if t.request_sql_ms else 0.0
+        whole = f"{http50 / request50:.1f}x" if request50 else "-"
         value, exact = t.count or (0, False)
         count = f"{value:,} ({'exact' if exact else 'estimate'})"
         lines.append(
             f"| {t.scenario.name} | {http50:.1f} | {http95:.1f} | {sql50:.1f} | {sql95:.1f} | "
-            f"{ratio} | {count50:.1f} | {both} | {count} | {t.plan} | "
-            f"{_verdict(t, page_one_p95)} |"
+            f"{ratio} | {count50:.1f} | {request50:.1f} ({t.request_statements}) | {whole} | "
+            f"{count} | {t.plan} | {_verdict(t, page_one_p95)} |"
         )
     lines += ["", f"The per-key index variants of the {RANGE_KEY} rows:", ""]
     lines += [f"- {label}: {meaning}." for label, meaning in VARIANTS]
@@ -652,7 +713,8 @@ def filters_report(figures: FilterFigures) -> str:
         f"Runs per scenario: {', '.join(map(str, runs))} (after 2 warm-up runs; fewer when a "
         f"scenario passes {SCENARIO_BUDGET_SECONDS:.0f} s). Goal: p95 ≤ {INDEXED_GOAL_MS:.0f} ms "
         f"for filters an index serves, ≤ {WORST_GOAL_MS:.0f} ms for the others (marked by "
-        f"“p95 > 500 ms”), API ≤ {FLOOR_GOAL:.0f}x the page's SQL.",
+        f"“p95 > 500 ms”), API ≤ {FLOOR_GOAL:.0f}x the SQL the request runs (its statements "
+        "alone, in brackets their number: credential, list settings, rows, count).",
         "",
     ]
     for profile in figures.profiles:

@@ -132,7 +132,9 @@ def filters_section(url: str, args: argparse.Namespace) -> str:
     from bench.filters import filters_report, measure_filters
 
     started = time.perf_counter()
-    figures = measure_filters(big_tenant(), url, repeat=args.filter_repeat)
+    figures = measure_filters(
+        big_tenant(), url, repeat=args.filter_repeat, threads=args.api_threads
+    )
     return f"{filters_report(figures)}\n\n(Filters took {time.perf_counter() - started:.0f} s.)"
 
 
@@ -169,6 +171,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-boots", action="store_true", help="Skip the SDK boot load.")
     parser.add_argument(
         "--filter-repeat", type=int, default=20, help="Timed runs per filter scenario."
+    )
+    parser.add_argument(
+        "--api-threads",
+        type=int,
+        default=4,
+        help="Threads of the API server's gthread workers, as README deploys; 0: sync workers.",
     )
     parser.add_argument(
         "--boot-connections", default="4,8,32", help="Concurrent connections, comma-separated."
