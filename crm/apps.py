@@ -8,3 +8,6 @@ class CrmConfig(AppConfig):
     def ready(self) -> None:
         # Registers the OpenAPI descriptions of the API's authentication.
         from crm import schema  # noqa: F401
+        from crm.pgtypes import install
+
+        install()

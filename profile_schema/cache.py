@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from django.db import connection
-from django.db.models import BigIntegerField, F, Func
 
 from crm.models import Channel
 from profile_schema.models import ProfileField
@@ -45,18 +44,6 @@ class _Entry:
 
 _entries: OrderedDict[int, _Entry] = OrderedDict()
 _guard = threading.Lock()
-
-
-def schema_version_subquery(channel_column: str) -> Func:
-    """An ORM expression: the schema version of the channel in CHANNEL_COLUMN (0: never changed)."""
-    return Func(
-        F(channel_column),
-        template=(
-            "coalesce((SELECT v.version FROM profile_schema_version AS v"
-            " WHERE v.channel_id = %(expressions)s), 0)"
-        ),
-        output_field=BigIntegerField(),
-    )
 
 
 def channel_version(channel: Channel) -> int:
