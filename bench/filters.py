@@ -320,32 +320,49 @@ def _captured(viewer: Viewer, scenario: Scenario) -> list[str]:
     return statements
 
 
-def _request_captured(headers: dict[str, str], scenario: Scenario) -> list[str]:
-    """Every statement one API request of SCENARIO sends, in order, from a request in this
-    process (after one that brings the credential's once-a-minute use up to date)."""
+def _request_captured(headers: dict[str, str], scenario: Scenario) -> list[Statement]:
+    """Every statement one API request of SCENARIO sends, in order, with its parameters and
+    its binding, from a request in this process (after one that brings the credential's
+    once-a-minute use up to date)."""
     from django.db import connection
     from django.test import override_settings
-    from django.test.utils import CaptureQueriesContext
 
     send = _client_sender(scenario, headers)
+    statements: list[Statement] = []
+
+    def capture(execute: Callable[..., Any], sql: str, params: Any, many: bool, ctx: Any) -> Any:
+        raw = ctx["cursor"].cursor
+        statements.append(Statement(sql, params, not isinstance(raw, psycopg.ClientCursor)))
+        return execute(sql, params, many, ctx)
+
     with override_settings(DEBUG=False, API_RATE_LIMIT=RAISED_LIMIT):
         send(0)
-        with CaptureQueriesContext(connection) as captured:
+        with connection.execute_wrapper(capture):
             send(1)
-    return [query["sql"] for query in captured.captured_queries if query["sql"]]
+    return statements
+
+
+@dataclass(frozen=True)
+class Statement:
+    sql: str
+    params: Any
+    server_bound: bool  # sent by crm.prepared's cursor (prepared after a few runs), as here
 
 
 def _request_sql_runner(
-    url: str, statements: list[str]
+    url: str, statements: list[Statement]
 ) -> tuple[Callable[[], Any], Callable[[], None]]:
-    """The request's statements alone, in one transaction, as the request sends them."""
+    """The request's statements alone, in one transaction, bound as the request binds them."""
     conn = psycopg.connect(url)
+    client = psycopg.ClientCursor(conn)
+    server = conn.cursor()
 
     def run() -> int:
         rows = 0
         with conn.transaction():
-            for sql in statements:
-                cursor = conn.execute(sql)
+            for statement in statements:
+                cursor = server if statement.server_bound else client
+                cursor.execute(statement.sql, statement.params)
                 rows += len(cursor.fetchall()) if cursor.description else 0
         return rows
 
