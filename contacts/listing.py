@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import OperationalError, connection, transaction
+from django.db import OperationalError
 from django.db.models import F, JSONField, Q, QuerySet, Value
 from django.db.models.fields.json import KeyTransform
 from django.db.models.lookups import (
@@ -30,6 +30,7 @@ from crm.counting import BoundedCount, count_bounded
 from crm.cursors import cursor_decode, cursor_encode
 from crm.errors import InvalidInput, Problem
 from crm.permissions import Permission, Viewer
+from crm.session_settings import settings_for_block
 from profile_schema.cache import channel_fields, channel_version
 from profile_schema.models import ProfileField
 
@@ -237,13 +238,7 @@ def _fetch(queryset: QuerySet[Contact], count: int) -> list[Contact]:
     # of their pages is checked again (about twice the time at 600,000 contacts).
     work_mem = str(getattr(settings, "LIST_WORK_MEM", "32MB"))
     try:
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT set_config('statement_timeout', %s, true),"
-                    " set_config('work_mem', %s, true)",
-                    [str(timeout), work_mem],
-                )
+        with settings_for_block({"statement_timeout": str(timeout), "work_mem": work_mem}):
             return list(queryset[:count])
     except OperationalError as error:
         if "statement timeout" not in str(error):

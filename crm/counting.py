@@ -63,9 +63,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connections, transaction
+from django.db import connections
 from django.db.models import QuerySet
 from django.db.utils import OperationalError
+
+from crm.session_settings import settings_for_block
 
 EXACT_COUNT_TIMEOUT_MS = 200
 # Past this many rows a list shows the planner's estimate: counting further costs time in
@@ -101,13 +103,8 @@ def count_bounded(
         or scan_cost > EXACT_COUNT_MAX_SCAN_COST
     ):
         return BoundedCount(value=rows, exact=False)
-    alias = queryset.db
     try:
-        with transaction.atomic(using=alias):
-            with connections[alias].cursor() as cursor:
-                cursor.execute(
-                    "SELECT set_config('statement_timeout', %s, true)", [str(int(timeout_ms))]
-                )
+        with settings_for_block({"statement_timeout": str(int(timeout_ms))}, using=queryset.db):
             # No ORDER BY: a count needs no order, and the default one forces a sort.
             counted = queryset.order_by().values("pk")[: cap + 1].count()
     except OperationalError as error:

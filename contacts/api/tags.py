@@ -48,6 +48,7 @@ from crm.cursors import cursor_decode, cursor_encode
 from crm.errors import InvalidInput, Problem
 from crm.models import Channel
 from crm.permissions import Permission, Viewer
+from crm.session_settings import settings_for_block
 from profile_schema.api import (
     JsonStringField,
     StrictSerializer,
@@ -105,10 +106,7 @@ def tag_holder_counts(*, channel: Channel, names: list[str]) -> dict[str, Bounde
 def _bounded(run: Callable[[Any], _T]) -> _T | None:
     """RUN's result within the bounded-count timeout (crm.counting), or None past it."""
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT set_config('statement_timeout', %s, true)", [str(EXACT_COUNT_TIMEOUT_MS)]
-            )
+        with settings_for_block({"statement_timeout": str(EXACT_COUNT_TIMEOUT_MS)}) as cursor:
             return run(cursor)
     except OperationalError as error:
         if "statement timeout" not in str(error):
