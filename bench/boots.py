@@ -214,7 +214,7 @@ def member_pool(channel: Channel, size: int = POOL_SIZE) -> list[dict[str, Any]]
         rows = cursor.fetchall()
     pool = []
     for member, name, email, mobile in rows:
-        try:  # seed_bench stores a few numbers the validator refuses (+82105970…, +82105980…)
+        try:  # databases seeded before seed_bench skipped 010-5970…5999 hold a few
             if mobile:
                 mobile_number_clean(mobile)
         except ValueRefused:

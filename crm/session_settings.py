@@ -42,8 +42,8 @@ def settings_for_block(
             cursor.execute(f"SELECT {setters}", arguments)
         yield cursor
         if nested:
-            restore = [part for name, value in zip(names, previous, strict=True) for part in (name, value)]
-            cursor.execute(f"SELECT {setters}", restore)
+            pairs = zip(names, previous, strict=True)
+            cursor.execute(f"SELECT {setters}", [part for pair in pairs for part in pair])
 
 
 def _in_callers_transaction(connection: BaseDatabaseWrapper) -> bool:

@@ -10,6 +10,7 @@ from django.db import connection
 
 from contacts.models import Contact, Event, Tag
 from crm.models import Channel
+from profile_schema.rules import landline_number_clean, mobile_number_clean
 
 
 def index_and_key_definitions() -> set[str]:
@@ -65,6 +66,13 @@ def test_seed_bench_makes_a_skewed_valid_data_set_and_restores_the_schema() -> N
     assert len(phones) > 100 and all(p.startswith("+8210") and len(p) == 13 for p in phones)
     assert Tag.objects.filter(channel=big).exists()
     assert not Contact.objects.filter(channel=big, blocked=True, blocked_at__isnull=True).exists()
+    # Every stored number passes the app's own rules, as the numbers of real contacts do.
+    profiles = list(Contact.objects.values_list("profile", flat=True))
+    mobiles = [p["mobileNumber"] for p in profiles if "mobileNumber" in p]
+    landlines = [p["landlineNumber"] for p in profiles if "landlineNumber" in p]
+    assert len(mobiles) > 1000 and len(landlines) > 10
+    assert [m for m in mobiles if mobile_number_clean(m) != m] == []
+    assert [n for n in landlines if landline_number_clean(n) != n] == []
 
 
 @pytest.mark.slow

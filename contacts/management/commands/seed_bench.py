@@ -171,15 +171,23 @@ VOCABULARY_PARAMS: dict[str, list[Any]] = {
     for key, suffix in (("values", ""), ("starts", "_starts"))
 }
 
+_MOBILE_DRAWN = "floor(r_phone * 99700000)"
+_SKIP_UNISSUED_MOBILE = (
+    f"{_MOBILE_DRAWN} + CASE WHEN {_MOBILE_DRAWN} >= 59700000 THEN 300000 ELSE 0 END"
+)
+
 # A contact's profile: (key, whether the value is a JSON string, its SQL); NULL leaves it out.
 PROFILE_FIELDS: tuple[tuple[str, bool, str], ...] = (
     ("name", True, "CASE WHEN kind <> 'anonymous' THEN full_name END"),
     ("email", True, "CASE WHEN kind <> 'anonymous' AND (r_email < 0.9 OR r_mobile >= 0.85)"
                     f" THEN roman || '.' || n || '@' || {_pick('domain', 'r_domain')} END"),
-    ("mobileNumber", True, "CASE WHEN kind <> 'anonymous' AND r_mobile < 0.85"
-                           " THEN '+8210' || lpad(floor(r_phone * 1e8)::bigint::text, 8, '0') END"),
+    # 010-XXXX-XXXX, leaving out 010-5970 … 010-5999, which the phone plan (and so the app's
+    # mobile rule) does not give out: the 99,700,000 numbers drawn skip those 300,000.
+    ("mobileNumber", True, "CASE WHEN kind <> 'anonymous' AND r_mobile < 0.85 THEN '+8210' ||"
+                           f" lpad(({_SKIP_UNISSUED_MOBILE})::bigint::text, 8, '0') END"),
+    # Seoul, 02-XXX-XXXX: a local number starts with 2 to 9.
     ("landlineNumber", True, "CASE WHEN kind = 'lead' AND r_mobile > 0.9 THEN '+822'"
-                             " || lpad(floor(r_phone * 1e7)::bigint::text, 7, '0') END"),
+                             " || (2000000 + floor(r_phone * 8e6))::bigint::text END"),
     ("referrer", True, f"CASE WHEN r_utm < 0.65 THEN {_pick('referrer', 'r_src')} END"),
     ("utmSource", True, f"CASE WHEN r_utm < 0.65 THEN {_pick('utm_source', 'r_src')} END"),
     ("utmMedium", True, f"CASE WHEN r_utm < 0.65 THEN {_pick('utm_medium', 'r_src')} END"),
