@@ -10,7 +10,7 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,6 +25,7 @@ from crm.api import sdk_refusals
 from crm.errors import AuthenticationFailed, RateLimited
 from crm.models import Channel
 from crm.ratelimit import RateDecision, limit_parse, rate_limit_hit
+from crm.renderers import FastJSONRenderer
 
 SESSION_HEADER = OpenApiParameter(
     "x-session-token",
@@ -59,7 +60,7 @@ class SdkView(APIView):
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
-    renderer_classes = [JSONRenderer]
+    renderer_classes = [FastJSONRenderer]
     content_negotiation_class = JsonOnly
     rate: RateDecision | None = None
 
