@@ -45,4 +45,6 @@ class FastJSONRenderer(JSONRenderer):
             text = orjson.dumps(data, default=_drf_default, option=_OPTIONS)
         except orjson.JSONEncodeError:
             return super().render(data, accepted_media_type, renderer_context)
-        return text.replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
+        if b"\xe2\x80\xa8" in text or b"\xe2\x80\xa9" in text:
+            text = text.replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
+        return text
