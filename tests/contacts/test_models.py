@@ -142,3 +142,17 @@ def test_every_contact_index_and_unique_key_leads_with_channel_id() -> None:
         assert columns.startswith("channel_id"), (
             f"{name} does not lead with channel_id: {definition}"
         )
+
+
+@pytest.mark.django_db
+def test_the_planner_samples_300_profiles_for_containment_estimates() -> None:
+    """contacts migration 0006: estimates of `profile @> {...}` in steps of a third of a percent
+    rather than of one percent (the measurements are in the migration)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attstattarget FROM pg_attribute"
+            " WHERE attrelid = 'contacts_contact'::regclass AND attname = 'profile'"
+        )
+        assert cursor.fetchone()[0] == 300

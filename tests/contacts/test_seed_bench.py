@@ -25,7 +25,12 @@ def index_and_key_definitions() -> set[str]:
             " WHERE conrelid IN ('contacts_contact'::regclass, 'contacts_event'::regclass)"
             " OR confrelid IN ('contacts_contact'::regclass, 'contacts_event'::regclass)"
         )
-        return indexes | {row[0] for row in cursor.fetchall()}
+        constraints = {row[0] for row in cursor.fetchall()}
+        cursor.execute(
+            "SELECT attname || ':' || attstattarget FROM pg_attribute"
+            " WHERE attrelid = 'contacts_contact'::regclass AND attstattarget >= 0"
+        )
+        return indexes | constraints | {row[0] for row in cursor.fetchall()}
 
 
 def seed(*extra: str) -> str:
