@@ -6,24 +6,49 @@ from functools import cached_property
 from typing import Any
 
 from django.contrib import admin
-from django.core.paginator import Paginator
+from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db import models
 from django.http import HttpRequest
 
-from crm.counting import count_bounded
+from crm.counting import BoundedCount, count_bounded
 from crm.ids import id_parse
 from crm.models import Channel
 from crm.permissions import ALL_PERMISSIONS, MANAGE_ACCESS, Permission, permissions_by_channel
 
 
 class BoundedCountPaginator(Paginator):
-    """A paginator whose count is exact only when it is fast (ARCHITECTURE rule 6)."""
+    """A paginator whose count is exact only when it is fast (ARCHITECTURE rule 6).
+
+    When the count is the planner's estimate it may be too low, so a page past it is still
+    served (empty when nothing is there) rather than refused: every row stays reachable."""
+
+    @cached_property
+    def bounded(self) -> BoundedCount:
+        queryset = self.object_list
+        assert isinstance(queryset, models.QuerySet)
+        return count_bounded(queryset)
 
     @cached_property
     def count(self) -> int:
-        queryset = self.object_list
-        assert isinstance(queryset, models.QuerySet)
-        return count_bounded(queryset).value
+        return self.bounded.value
+
+    def validate_number(self, number: Any) -> int:
+        if self.bounded.exact:
+            return super().validate_number(number)
+        try:
+            page = int(number)
+        except (TypeError, ValueError) as error:
+            raise PageNotAnInteger(self.error_messages["invalid_page"]) from error
+        if page < 1:
+            raise EmptyPage(self.error_messages["min_page"])
+        return page
+
+    def page(self, number: Any) -> Page:
+        if self.bounded.exact:
+            return super().page(number)
+        page = self.validate_number(number)
+        bottom = (page - 1) * self.per_page
+        return Page(self.object_list[bottom : bottom + self.per_page], page, self)
 
 
 class ChannelScopedAdmin(admin.ModelAdmin):

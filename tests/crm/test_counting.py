@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.paginator import EmptyPage
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -172,3 +173,74 @@ def test_the_defaults_count_a_small_channel_exactly(channel: Channel) -> None:
     counted = count_bounded(Contact.objects.filter(channel=channel))
 
     assert (counted.value, counted.exact) == (25, True)
+
+
+@pytest.mark.django_db
+def test_the_admin_paginator_serves_pages_past_a_low_estimate(
+    channel: Channel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crm import admin_scoping
+    from crm.admin_scoping import BoundedCountPaginator
+
+    ContactFactory.create_batch(5, channel=channel)
+    contacts = Contact.objects.filter(channel=channel).order_by("id")
+    ids = list(contacts.values_list("id", flat=True))
+    monkeypatch.setattr(
+        admin_scoping, "count_bounded", lambda qs: counting.BoundedCount(value=1, exact=False)
+    )
+    paginator = BoundedCountPaginator(contacts, 2)
+
+    assert paginator.count == 1
+    assert [c.pk for c in paginator.page(2)] == ids[2:4]
+    assert [c.pk for c in paginator.page(3)] == ids[4:]
+    assert list(paginator.page(9)) == []
+    with pytest.raises(EmptyPage):
+        paginator.page(0)
+
+
+@pytest.mark.django_db
+def test_an_exact_count_keeps_the_usual_page_bounds(channel: Channel) -> None:
+    from crm.admin_scoping import BoundedCountPaginator
+
+    ContactFactory.create_batch(3, channel=channel)
+    paginator = BoundedCountPaginator(Contact.objects.filter(channel=channel).order_by("id"), 2)
+
+    assert (paginator.count, paginator.num_pages) == (3, 2)
+    with pytest.raises(EmptyPage):
+        paginator.page(3)
+
+
+@pytest.mark.django_db
+def test_a_list_page_never_counts_fewer_than_it_shows(
+    channel: Channel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from contacts import listing
+    from crm.permissions import ALL_PERMISSIONS, Viewer
+
+    ContactFactory.create_batch(5, channel=channel)
+    monkeypatch.setattr(
+        listing, "count_bounded", lambda qs: counting.BoundedCount(value=1, exact=False)
+    )
+
+    page = listing.contact_list_page(
+        viewer=Viewer(channel=channel, permissions=ALL_PERMISSIONS), limit=3
+    )
+
+    assert len(page.contacts) == 3 and page.next is not None
+    assert (page.count.value, page.count.exact) == (4, False)  # 3 shown, at least 1 after
+
+
+@pytest.mark.django_db
+def test_a_parallel_scan_is_held_to_the_limit_as_a_whole_scan() -> None:
+    worker_share = 30_000.0  # two workers and the leader: 72,000 for the whole scan
+    plan = {
+        "Node Type": "Gather",
+        "Total Cost": worker_share + 1_000,
+        "Workers Planned": 2,
+        "Plans": [{"Node Type": "Seq Scan", "Parallel Aware": True, "Total Cost": worker_share}],
+    }
+    serial = {"Node Type": "Seq Scan", "Parallel Aware": False, "Total Cost": worker_share}
+
+    assert counting._costliest_scan(plan) == pytest.approx(72_000.0)
+    assert counting._costliest_scan(plan) > counting.EXACT_COUNT_MAX_SCAN_COST
+    assert counting._costliest_scan(serial) == worker_share
