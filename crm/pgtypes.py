@@ -7,11 +7,13 @@ list request after waiting for the database. PostgreSQL writes a `timestamptz` i
 the session's time zone, which Django sets to UTC (`2026-11-29 01:49:36.123456+00`), and
 `datetime.fromisoformat` reads that in C in well under a microsecond.
 
-The loader below does that and gives exactly what Django's gives: the same instant with
-Django's `datetime.timezone.utc` as its tzinfo. What `fromisoformat` does not read (`infinity`,
-years past 9999, dates BC, another DateStyle) goes to psycopg's own loader, as before. It is
-registered only on connections whose time zone is UTC, which is every connection of this
-project (USE_TZ with no per-database TIME_ZONE).
+The loader below does that and gives what Django's gives: the same instant with Django's
+`datetime.timezone.utc` as its tzinfo. What `fromisoformat` does not read (`infinity`, years
+past 9999, dates BC, another DateStyle) goes to psycopg's own loader and is read or refused as
+before. It is registered only on connections whose time zone is UTC, which is every connection
+of this project (USE_TZ with no per-database TIME_ZONE). A session whose time zone is changed
+afterwards (`SET TIME ZONE`, which nothing here does) still reads the right instant, where
+Django's loader would label the local time UTC.
 """
 
 from __future__ import annotations
@@ -44,7 +46,10 @@ class UtcTimestamptzLoader(Loader):
             return self._general.load(data).replace(tzinfo=self.timezone)
         if value.tzinfo is None:
             return self._general.load(data).replace(tzinfo=self.timezone)
-        return value.astimezone(self.timezone)
+        try:
+            return value.astimezone(self.timezone)
+        except OverflowError:  # past 9999 in UTC: read as Django's loader reads it
+            return self._general.load(data).replace(tzinfo=self.timezone)
 
 
 def timestamp_loader_install(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:

@@ -66,3 +66,18 @@ def test_model_timestamps_round_trip(channel: object) -> None:
     assert contact.last_seen_at == seen
     assert contact.created_at.tzinfo is UTC
     assert abs(contact.created_at - datetime.now(UTC)) < timedelta(minutes=5)
+
+
+@pytest.mark.django_db
+def test_a_session_in_another_time_zone_still_reads_the_right_instant() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL TIME ZONE 'Asia/Seoul'")
+    assert read("SELECT %s::timestamptz", "2026-11-29 01:49:36+00") == datetime(
+        2026, 11, 29, 1, 49, 36, tzinfo=UTC
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL TIME ZONE 'America/New_York'")
+    # 9999-12-31 23:00-05 is past 9999 in UTC: read as Django's own loader reads it.
+    assert read("SELECT %s::timestamptz", "9999-12-31 23:00:00-05") == datetime(
+        9999, 12, 31, 23, 0, tzinfo=UTC
+    )

@@ -1,8 +1,10 @@
-"""The API's JSON renderer writes the bytes DRF's JSONRenderer writes."""
+"""The API's JSON renderer writes what DRF's JSONRenderer writes."""
 
 from __future__ import annotations
 
+import json
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
@@ -44,3 +46,33 @@ def test_an_indented_answer_is_drfs() -> None:
 
 def test_nothing_renders_as_an_empty_body() -> None:
     assert FastJSONRenderer().render(None) == b""
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{"n": 1e-05}, [2.5e-07, 1e-09, 1e16, 123456.789, -0.0], {"big": 1.7976931348623157e308}],
+)
+def test_floats_are_the_same_numbers(payload: object) -> None:
+    assert json.loads(FastJSONRenderer().render(payload)) == json.loads(
+        JSONRenderer().render(payload)
+    )
+
+
+def test_an_iterator_is_left_to_drf_unread() -> None:
+    assert FastJSONRenderer().render({"ids": (i for i in [1, 2, 3]), "big": 2**70}) == (
+        b'{"ids":[1,2,3],"big":1180591620717411303424}'
+    )
+    assert FastJSONRenderer().render({"ids": map(str, [1, 2])}) == b'{"ids":["1","2"]}'
+
+
+def test_what_drf_refuses_is_still_refused() -> None:
+    @dataclass
+    class Point:
+        x: int
+
+    with pytest.raises(TypeError):
+        JSONRenderer().render({"p": Point(1)})
+    with pytest.raises(TypeError):
+        FastJSONRenderer().render({"p": Point(1)})
+    with pytest.raises(ValueError, match="Out of range float"):
+        FastJSONRenderer().render({"n": float("nan"), "big": 2**70})  # DRF's path: refused
