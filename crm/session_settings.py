@@ -28,6 +28,8 @@ def settings_for_block(
 ) -> Iterator[CursorWrapper]:
     """Run the block in a transaction (a savepoint when nested) with VALUES (PostgreSQL setting
     name -> value) in force for it alone; yields a cursor of the connection."""
+    if not values:
+        raise ValueError("settings_for_block needs at least one setting.")
     connection = connections[using]
     nested = _in_callers_transaction(connection)
     names = list(values)

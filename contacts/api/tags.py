@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
-from django.db import OperationalError, connection, transaction
+from django.db import OperationalError
 from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -133,9 +133,8 @@ def _counts_estimated(channel: Channel, names: list[str]) -> dict[str, int]:
         "AND tags @> ARRAY[%s]::varchar(50)[]"
     )
     params = [value for name in names for value in (channel.pk, name)]
-    with transaction.atomic(), connection.cursor() as cursor:
-        # One branch, one plan node: a parallel plan would divide the rows among workers.
-        cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+    # One branch, one plan node: a parallel plan would divide the rows among workers.
+    with settings_for_block({"max_parallel_workers_per_gather": "0"}) as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {' UNION ALL '.join([branch] * len(names))}", params)
         plan = cursor.fetchone()[0][0]["Plan"]
     nodes = plan["Plans"] if plan["Node Type"] == "Append" else [plan]

@@ -9,6 +9,9 @@
 # 1,000,000 contacts: planning a containment takes 0.25 ms instead of 0.15 (1000: 0.5 ms), and
 # ANALYZE of the table 3.4 s instead of 1.0 (1000: 12 s). The migration samples the column
 # once at the new size, so the estimates change at once rather than at autovacuum's next pass.
+# ANALYZE reads a sample of fixed size (300 x 300 rows), so it takes seconds at any table size;
+# it runs without the connections' 15 s statement timeout, and waits at most 30 s for the lock
+# (a CREATE INDEX CONCURRENTLY of a per-key index holds it), then fails and can be run again.
 
 from django.db import migrations
 
@@ -22,6 +25,10 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.RunSQL(
+            ["SET LOCAL statement_timeout = 0", "SET LOCAL lock_timeout = '30s'"],
+            reverse_sql=migrations.RunSQL.noop,
+        ),
         migrations.RunSQL(
             f"ALTER TABLE contacts_contact ALTER COLUMN profile SET STATISTICS {TARGET}",
             reverse_sql="ALTER TABLE contacts_contact ALTER COLUMN profile SET STATISTICS -1",

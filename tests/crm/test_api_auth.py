@@ -75,3 +75,22 @@ def test_revoked_unknown_and_other_keys_find_nothing(
     assert credential_active("' OR 1=1 --") is None
     found = credential_active(theirs.access_key)
     assert found is not None and found.channel == other_channel
+
+
+@pytest.mark.django_db
+def test_the_prepared_statement_answers_the_same_and_sees_a_revocation(channel: Channel) -> None:
+    """Past psycopg's prepare threshold (5) the statement runs prepared: same answer, and a
+    revocation committed in between is seen by the very next call."""
+    credential = issued(channel)
+    first = credential_active(credential.access_key)
+    for _ in range(7):
+        again = credential_active(credential.access_key)
+        assert again is not None and first is not None
+        assert fields_of(again) == fields_of(first)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+                       ["%c.access_key = $1%"])  # fmt: skip
+        assert cursor.fetchone()[0] == 1
+    ApiCredential.objects.filter(pk=credential.pk).update(revoked_at=datetime.now(UTC))
+
+    assert credential_active(credential.access_key) is None

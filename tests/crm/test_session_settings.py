@@ -71,3 +71,8 @@ def test_on_its_own_the_block_sends_one_statement_for_its_settings() -> None:
     ]
     # (the savepoint is the test case's: a request opens the transaction itself)
     assert sent == ["SELECT set_config('statement_timeout', '1234', true)"]
+
+
+def test_a_block_needs_a_setting() -> None:
+    with pytest.raises(ValueError, match="at least one setting"), settings_for_block({}):
+        pass
