@@ -227,11 +227,8 @@ def contact_list_page(
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = cursor_encode(scope=scope, position=_position(rows[-1], order)) if more else None
-    count = count_bounded(matching)
-    shown = len(rows) + (1 if more else 0)
-    if not count.exact and count.value < shown:
-        # An estimate is never below the rows this answer shows and the one it knows follows.
-        count = BoundedCount(value=shown, exact=False)
+    # An estimate is never below the rows this answer shows and the one it knows follows.
+    count = count_bounded(matching, seen=len(rows) + (1 if more else 0))
     return ContactPage(contacts=rows, next=next_cursor, count=count)
 
 

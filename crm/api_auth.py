@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Model, Q
 from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
@@ -34,14 +34,19 @@ _CREDENTIAL_PARTS = ((ApiCredential, "c"), (Channel, "ch"), (Role, "r"))
 
 
 @functools.cache
-def _credential_sql() -> str:
-    columns = [
-        f'{alias}."{field.column}"'
-        for model, alias in _CREDENTIAL_PARTS
-        for field in model._meta.concrete_fields
-    ]
+def _credential_layout() -> tuple[str, list[tuple[type[Model], list[str], slice]]]:
+    """The statement, and for each model its attribute names and its columns' place in a row:
+    the models' own concrete fields, listed once per process."""
+    columns: list[str] = []
+    parts: list[tuple[type[Model], list[str], slice]] = []
+    for model, alias in _CREDENTIAL_PARTS:
+        fields = model._meta.concrete_fields
+        parts.append(
+            (model, [f.attname for f in fields], slice(len(columns), len(columns) + len(fields)))
+        )
+        columns += [f'{alias}."{field.column}"' for field in fields]
     # Names from the models; the access key is a parameter.
-    return (
+    sql = (
         f"SELECT {', '.join(columns)}, coalesce((SELECT v.version FROM profile_schema_version"  # noqa: S608
         " AS v WHERE v.channel_id = c.channel_id), 0)"
         f" FROM {ApiCredential._meta.db_table} AS c"
@@ -49,6 +54,7 @@ def _credential_sql() -> str:
         f" JOIN {Role._meta.db_table} AS r ON r.id = c.role_id"
         " WHERE c.access_key = %s AND c.revoked_at IS NULL"
     )
+    return sql, parts
 
 
 def credential_active(access_key: str) -> ApiCredential | None:
@@ -58,23 +64,19 @@ def credential_active(access_key: str) -> ApiCredential | None:
     Every API request starts here, so it skips the ORM's query compiler: the columns are the
     models' own, listed once per process, and the rows become instances with `from_db` (none
     of these columns needs a converter on PostgreSQL; a test holds the instances to the ORM's)."""
+    sql, parts = _credential_layout()
     with server_bound_cursor() as cursor:
-        cursor.execute(_credential_sql(), [access_key])
+        cursor.execute(sql, [access_key])
         row = cursor.fetchone()
     if row is None:
         return None
-    instances = []
-    start = 0
-    for model, _ in _CREDENTIAL_PARTS:
-        fields = model._meta.concrete_fields
-        values = row[start : start + len(fields)]
-        instances.append(model.from_db(connection.alias, [f.attname for f in fields], values))
-        start += len(fields)
-    credential, channel, role = instances
+    credential, channel, role = (
+        model.from_db(connection.alias, names, row[place]) for model, names, place in parts
+    )
     assert isinstance(credential, ApiCredential)
     assert isinstance(channel, Channel) and isinstance(role, Role)
     # The field definitions this request reads are the ones of this version (read along).
-    channel.profile_schema_version = row[start]
+    channel.profile_schema_version = row[-1]
     ApiCredential.channel.field.set_cached_value(credential, channel)
     ApiCredential.role.field.set_cached_value(credential, role)
     return credential

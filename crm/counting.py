@@ -95,17 +95,20 @@ def count_bounded(
     *,
     timeout_ms: int = EXACT_COUNT_TIMEOUT_MS,
     cap: int = EXACT_COUNT_CAP,
+    seen: int = 0,
 ) -> BoundedCount:
     """The exact count when the planner expects at most about CAP rows at a cost that fits
     TIMEOUT_MS, and the count finds at most CAP within it; else an estimate marked inexact,
-    never below a count seen."""
+    never below a count seen: the rows counted, or SEEN, the rows the caller already knows
+    match (a page's rows and the one after them)."""
     rows, cost, scan_cost = _planned(queryset)
+    estimate = BoundedCount(value=max(rows, seen), exact=False)
     if (
         rows > cap * ESTIMATE_MARGIN
         or cost > EXACT_COUNT_MAX_COST
         or scan_cost > EXACT_COUNT_MAX_SCAN_COST
     ):
-        return BoundedCount(value=rows, exact=False)
+        return estimate
     try:
         with settings_for_block({"statement_timeout": str(int(timeout_ms))}, using=queryset.db):
             # No ORDER BY: a count needs no order, and the default one forces a sort.
@@ -113,10 +116,10 @@ def count_bounded(
     except OperationalError as error:
         if "statement timeout" not in str(error):
             raise
-        return BoundedCount(value=rows, exact=False)
+        return estimate
     if counted <= cap:
         return BoundedCount(value=counted, exact=True)
-    return BoundedCount(value=max(rows, counted), exact=False)
+    return BoundedCount(value=max(estimate.value, counted), exact=False)
 
 
 def count_estimate(queryset: QuerySet[Any]) -> int:

@@ -2,36 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 import pytest
-from django.db import connection
 
 from contacts.models import Contact
 from crm import services
 from profile_schema.services import profile_field_create
+from tests.concurrency import run_together
 from tests.contacts.sdk_client import Sdk
-
-
-def run_together(count: int, work: Callable[[int], object]) -> list[object]:
-    """Start COUNT threads at one barrier, each with its own database connection."""
-    barrier = threading.Barrier(count)
-    results: list[object] = [None] * count
-
-    def target(n: int) -> None:
-        try:
-            barrier.wait()
-            results[n] = work(n)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=target, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 @pytest.mark.django_db(transaction=True)

@@ -218,9 +218,8 @@ def test_a_list_page_never_counts_fewer_than_it_shows(
     from crm.permissions import ALL_PERMISSIONS, Viewer
 
     ContactFactory.create_batch(5, channel=channel)
-    monkeypatch.setattr(
-        listing, "count_bounded", lambda qs: counting.BoundedCount(value=1, exact=False)
-    )
+    # The planner expects 1 row at a cost past the limit: the estimate answers.
+    monkeypatch.setattr(counting, "_planned", lambda qs: (1, 1e9, 0.0))
 
     page = listing.contact_list_page(
         viewer=Viewer(channel=channel, permissions=ALL_PERMISSIONS), limit=3
@@ -244,3 +243,15 @@ def test_a_parallel_scan_is_held_to_the_limit_as_a_whole_scan() -> None:
     assert counting._costliest_scan(plan) == pytest.approx(72_000.0)
     assert counting._costliest_scan(plan) > counting.EXACT_COUNT_MAX_SCAN_COST
     assert counting._costliest_scan(serial) == worker_share
+
+
+@pytest.mark.django_db
+def test_an_estimate_is_never_below_the_rows_seen(
+    channel: Channel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ContactFactory.create_batch(3, channel=channel)
+    contacts = Contact.objects.filter(channel=channel)
+    monkeypatch.setattr(counting, "_planned", lambda qs: (1, 1e9, 0.0))
+
+    assert count_bounded(contacts, seen=3) == counting.BoundedCount(value=3, exact=False)
+    assert count_bounded(contacts) == counting.BoundedCount(value=1, exact=False)

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import os
-import threading
 import uuid
 from collections.abc import Iterator
 
 import pytest
 import redis
-from django.db import connection
 from django.test import override_settings
 
 from crm import ratelimit
 from crm.models import RateLimitWindow
 from crm.ratelimit import Limit, rate_limit_hit
+from tests.concurrency import run_together
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -78,23 +77,13 @@ def test_the_tightest_bucket_decides(backend: str) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_hits_are_all_counted(backend: str) -> None:
     limit = Limit(bucket=bucket(), limit=1_000, period=60)
-    remaining: list[int] = []
-    guard = threading.Lock()
 
-    def hit_25_times() -> None:
-        try:
-            seen = [rate_limit_hit([limit], now=1_800_000_000.0).remaining for _ in range(25)]
-            with guard:
-                remaining.extend(seen)
-        finally:
-            connection.close()
+    def hit_25_times(_: int) -> list[int]:
+        return [rate_limit_hit([limit], now=1_800_000_000.0).remaining for _ in range(25)]
 
-    threads = [threading.Thread(target=hit_25_times) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    seen = run_together(8, hit_25_times)
 
+    remaining = [left for hits in seen for left in hits]
     assert sorted(remaining) == list(range(800, 1_000))  # 200 hits, each counted once
     RateLimitWindow.objects.filter(bucket=limit.bucket).delete()
 

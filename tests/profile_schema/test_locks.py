@@ -16,6 +16,7 @@ from profile_schema.locks import ChannelGone, schema_read_lock, schema_write_loc
 from profile_schema.models import FieldType, ProfileField
 from profile_schema.services import profile_field_create, profile_field_type_change
 from profile_schema.validation import ProfileValidationError, profile_values_clean
+from tests.concurrency import run_together
 
 
 @pytest.mark.django_db(transaction=True)
@@ -47,11 +48,7 @@ def test_a_type_change_waits_for_a_write_validated_under_the_old_type() -> None:
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=writer), threading.Thread(target=switcher)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(2, lambda n: (writer, switcher)[n]())
 
     assert outcome == ["refused: 1"]  # the write landed first, and "abc" is no number
     assert Contact.objects.get(pk=contact.pk).profile == {"code": "abc"}
@@ -88,11 +85,7 @@ def test_a_write_waiting_for_a_type_change_validates_under_the_new_type() -> Non
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=switcher), threading.Thread(target=writer)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(2, lambda n: (switcher, writer)[n]())
 
     assert outcome == ["invalid_type"]  # "abc" checked as a number, not as the cached string
 
