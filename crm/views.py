@@ -9,8 +9,8 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from contacts.selectors import contact_count_for_channel
-from crm.permissions import Permission, has_permission
-from crm.selectors import memberships_for_user
+from crm.permissions import Permission
+from crm.selectors import has_permission, memberships_for_user
 
 
 @login_required

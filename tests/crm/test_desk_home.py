@@ -8,6 +8,7 @@ import pytest
 
 from crm import services
 from crm.models import Channel
+from crm.provisioning import channel_provision
 from tests.contacts.factories import ContactFactory
 
 PASSWORD = "a-good-password-1"
@@ -22,8 +23,8 @@ def log_in(page: Any, live_server: Any, email: str, password: str = PASSWORD) ->
 
 @pytest.mark.django_db(transaction=True)
 def test_a_manager_logs_in_and_sees_their_channels_only(page: Any, live_server: Any) -> None:
-    shop = services.channel_create(name="Seoul Shop", plan="paid")
-    other = services.channel_create(name="Busan Shop")
+    shop = channel_provision(name="Seoul Shop", plan="paid")
+    other = channel_provision(name="Busan Shop")
     ContactFactory.create_batch(3, channel=shop)
     services.manager_create(
         channel=shop,
@@ -43,7 +44,7 @@ def test_a_manager_logs_in_and_sees_their_channels_only(page: Any, live_server: 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_wrong_password_is_refused_with_a_message(page: Any, live_server: Any) -> None:
-    shop = services.channel_create(name="Seoul Shop")
+    shop = channel_provision(name="Seoul Shop")
     services.manager_create(
         channel=shop,
         email="kim@shop.example",
@@ -61,7 +62,7 @@ def test_a_wrong_password_is_refused_with_a_message(page: Any, live_server: Any)
 
 @pytest.mark.django_db(transaction=True)
 def test_names_are_escaped_not_run(page: Any, live_server: Any) -> None:
-    shop: Channel = services.channel_create(name="<img src=x onerror=window.pwned=1>")
+    shop: Channel = channel_provision(name="<img src=x onerror=window.pwned=1>")
     services.manager_create(
         channel=shop,
         email="kim@shop.example",
