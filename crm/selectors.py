@@ -46,7 +46,17 @@ def viewer_for_user(*, user: AbstractBaseUser | AnonymousUser, channel: Channel)
     )
     if membership is None:
         return None
-    return Viewer(channel=channel, permissions=frozenset(membership.role.permissions), user=user)
+    return viewer_in_membership(user=user, membership=membership)
+
+
+def viewer_in_membership(
+    *, user: AbstractBaseUser | AnonymousUser, membership: Membership
+) -> Viewer:
+    """The viewer USER is in MEMBERSHIP's channel, from the membership and role already read."""
+    if getattr(user, "is_superuser", False):
+        return Viewer(channel=membership.channel, permissions=ALL_PERMISSIONS, user=user)
+    permissions = frozenset(membership.role.permissions)
+    return Viewer(channel=membership.channel, permissions=permissions, user=user)
 
 
 def has_permission(

@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypedDict
 
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import AbstractUser
@@ -44,6 +45,17 @@ def secret_hash(secret: str) -> str:
 def secret_matches(*, secret: str, hashed: str) -> bool:
     """Constant-time comparison of a presented secret with a stored hash."""
     return hmac.compare_digest(secret_hash(secret), hashed)
+
+
+class ChannelOptions(TypedDict, total=False):
+    """What a new channel may be given besides its name: channel_create's other keywords, for
+    the services that create a channel through it."""
+
+    plan: str
+    timezone: str
+    require_member_hash: bool
+    plugin_key: str | None
+    member_hash_secret: str | None
 
 
 @transaction.atomic

@@ -14,6 +14,16 @@ from tests.contacts.factories import ContactFactory
 PASSWORD = "a-good-password-1"
 
 
+def kim_joins(channel: Channel, role: str) -> None:
+    """kim@shop.example becomes a manager of CHANNEL with the role called ROLE."""
+    services.manager_create(
+        channel=channel,
+        email="kim@shop.example",
+        password=PASSWORD,
+        role=services.role_get(channel=channel, name=role),
+    )
+
+
 def log_in(page: Any, live_server: Any, email: str, password: str = PASSWORD) -> None:
     page.goto(f"{live_server.url}/desk/")
     page.fill("#id_username", email)
@@ -26,12 +36,7 @@ def test_a_manager_logs_in_and_sees_their_channels_only(page: Any, live_server: 
     shop = channel_provision(name="Seoul Shop", plan="paid")
     other = channel_provision(name="Busan Shop")
     ContactFactory.create_batch(3, channel=shop)
-    services.manager_create(
-        channel=shop,
-        email="kim@shop.example",
-        password=PASSWORD,
-        role=services.role_get(channel=shop, name="basic"),
-    )
+    kim_joins(shop, "basic")
 
     log_in(page, live_server, "kim@shop.example")
 
@@ -45,12 +50,7 @@ def test_a_manager_logs_in_and_sees_their_channels_only(page: Any, live_server: 
 @pytest.mark.django_db(transaction=True)
 def test_a_wrong_password_is_refused_with_a_message(page: Any, live_server: Any) -> None:
     shop = channel_provision(name="Seoul Shop")
-    services.manager_create(
-        channel=shop,
-        email="kim@shop.example",
-        password=PASSWORD,
-        role=services.role_get(channel=shop, name="basic"),
-    )
+    kim_joins(shop, "basic")
 
     log_in(page, live_server, "kim@shop.example", "wrong-password")
 
@@ -63,12 +63,7 @@ def test_a_wrong_password_is_refused_with_a_message(page: Any, live_server: Any)
 @pytest.mark.django_db(transaction=True)
 def test_names_are_escaped_not_run(page: Any, live_server: Any) -> None:
     shop: Channel = channel_provision(name="<img src=x onerror=window.pwned=1>")
-    services.manager_create(
-        channel=shop,
-        email="kim@shop.example",
-        password=PASSWORD,
-        role=services.role_get(channel=shop, name="owner"),
-    )
+    kim_joins(shop, "owner")
 
     log_in(page, live_server, "kim@shop.example")
 
