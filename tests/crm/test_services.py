@@ -157,3 +157,26 @@ def test_the_owner_role_keeps_its_name(channel: Channel) -> None:
         services.role_update(role=owner, name="boss", permissions=owner.permissions)
     owner.refresh_from_db()
     assert owner.name == "owner"
+
+
+@pytest.mark.django_db
+def test_a_role_of_another_channel_is_refused_on_change_and_nothing_changes(
+    channel: Channel, other_channel: Channel
+) -> None:
+    basic = services.role_get(channel=channel, name="basic")
+    foreign = services.role_get(channel=other_channel, name="owner")
+    issued = services.credential_create(channel=channel, role=basic, name="sync")
+    membership = services.manager_create(
+        channel=channel, email="kim@shop.example", password="a-good-password-1", role=basic
+    )
+
+    with pytest.raises(ValidationError, match="The role must belong to the same channel"):
+        services.membership_role_set(membership=membership, role=foreign)
+    with pytest.raises(ValidationError, match="The role must belong to the same channel"):
+        services.credential_update(
+            credential=issued.credential, name="renamed", role=foreign, revoked_at=None
+        )
+
+    assert Membership.objects.get(pk=membership.pk).role == basic
+    stored = ApiCredential.objects.get(pk=issued.credential.pk)
+    assert (stored.name, stored.role) == ("sync", basic)
