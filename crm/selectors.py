@@ -49,9 +49,7 @@ def viewer_for_user(*, user: AbstractBaseUser | AnonymousUser, channel: Channel)
     return viewer_in_membership(user=user, membership=membership)
 
 
-def viewer_in_membership(
-    *, user: AbstractBaseUser | AnonymousUser, membership: Membership
-) -> Viewer:
+def viewer_in_membership(*, user: AbstractBaseUser, membership: Membership) -> Viewer:
     """The viewer USER is in MEMBERSHIP's channel, from the membership and role already read."""
     if getattr(user, "is_superuser", False):
         return Viewer(channel=membership.channel, permissions=ALL_PERMISSIONS, user=user)

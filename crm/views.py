@@ -17,9 +17,11 @@ from crm.selectors import memberships_for_user, viewer_in_membership
 @require_GET
 def desk_home(request: HttpRequest) -> HttpResponse:
     """The manager's channels, their role there, and how many contacts each holds."""
+    user = request.user
+    assert user.is_authenticated  # login_required lets only managers in (narrows the type)
     rows = []
-    for membership in memberships_for_user(user=request.user):
-        viewer = viewer_in_membership(user=request.user, membership=membership)
+    for membership in memberships_for_user(user=user):
+        viewer = viewer_in_membership(user=user, membership=membership)
         can_view = viewer.can(Permission.CONTACTS_VIEW)
         rows.append(
             {
