@@ -25,6 +25,7 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	DEBUG=1 $(EMBED) sh -c '$(VENV)/bin/mypy . && $(PY) manage.py makemigrations --check --dry-run && $(PY) manage.py check'
 
 bench: install

@@ -20,7 +20,8 @@ from contacts.models import Contact, ContactType, Event, Segment, Tag
 from crm.admin_scoping import ChannelListFilter, ChannelScopedAdmin
 from crm.errors import InvalidInput
 from crm.ids import id_parse
-from crm.permissions import Permission, viewer_for_user
+from crm.permissions import Permission
+from crm.selectors import viewer_for_user
 
 BUILT_IN_READ_ONLY = [
     "channel",

@@ -14,6 +14,7 @@ from contacts.models import Contact, ContactType, Event, Tag
 from crm import services
 from crm.models import Channel, KakaoTemplate, KakaoTemplateKind, Plan
 from crm.permissions import ALL_PERMISSIONS, Permission
+from crm.provisioning import channel_provision
 from profile_schema.models import FieldType
 from profile_schema.services import profile_field_create
 
@@ -85,7 +86,7 @@ def demo_seed(*, contacts: int = 2000, seed: int = 42) -> DemoSummary:
 
 
 def _demo_channel(name: str, plan: str, plugin_key: str) -> Channel:
-    channel = services.channel_create(
+    channel = channel_provision(
         name=name, plan=plan, plugin_key=plugin_key, member_hash_secret=DEMO_MEMBER_HASH_SECRET
     )
     for key, label, type_ in EXTRA_FIELDS:

@@ -6,21 +6,14 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import HttpRequest
 
 from crm import services
 from crm.admin_scoping import ChannelListFilter, ChannelScopedAdmin
-from crm.models import (
-    MAX_ROLES_PER_CHANNEL,
-    ApiCredential,
-    Channel,
-    KakaoTemplate,
-    Membership,
-    Role,
-)
+from crm.models import ApiCredential, Channel, KakaoTemplate, Membership, Role
 from crm.permissions import MANAGE_ACCESS, Permission
+from crm.provisioning import channel_provision
 
 admin.site.site_header = "Contacts CRM administration"
 admin.site.site_title = "Contacts CRM admin"
@@ -59,7 +52,7 @@ class ChannelAdmin(ChannelScopedAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        created = services.channel_create(
+        created = channel_provision(
             name=obj.name,
             plan=obj.plan,
             timezone=obj.timezone,
@@ -77,16 +70,6 @@ class RoleForm(forms.ModelForm):
     class Meta:
         model = Role
         fields = ["channel", "name", "permissions"]
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        channel = data.get("channel")
-        adding = self.instance.pk is None and channel is not None
-        if adding and Role.objects.filter(channel=channel).count() >= MAX_ROLES_PER_CHANNEL:
-            raise ValidationError(
-                f"A channel has at most {MAX_ROLES_PER_CHANNEL} roles; delete one first."
-            )
-        return data
 
 
 @admin.register(Role)
@@ -106,7 +89,8 @@ class RoleAdmin(ChannelScopedAdmin):
         return ["channel"] if obj else []
 
     def save_model(self, request: HttpRequest, obj: Role, form: Any, change: bool) -> None:
-        # The limit of roles per channel and the owner rule live in the services.
+        # The limit of roles per channel and the owner rules live in the services; a refusal
+        # shows on the form (crm.admin_refusals).
         data = form.cleaned_data
         if change:
             services.role_update(role=obj, name=data["name"], permissions=data["permissions"])
@@ -134,13 +118,6 @@ class MembershipAddForm(forms.ModelForm):
         model = Membership
         fields = ["channel", "email", "password", "role"]
 
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        channel, role = data.get("channel"), data.get("role")
-        if channel and role and role.channel_id != channel.pk:
-            raise ValidationError({"role": "Choose a role of the same channel."})
-        return data
-
 
 @admin.register(Membership)
 class MembershipAdmin(ChannelScopedAdmin):
@@ -166,12 +143,11 @@ class MembershipAdmin(ChannelScopedAdmin):
         return ["channel", "user"] if obj else []
 
     def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
-        if change:
-            if obj.role.channel_id != obj.channel_id:
-                raise ValidationError("The role must belong to the same channel.")
-            super().save_model(request, obj, form, change)
-            return
+        # A role of another channel is refused by the model's validation and the services.
         data = form.cleaned_data
+        if change:
+            services.membership_role_set(membership=obj, role=data["role"])
+            return
         membership = services.manager_create(
             channel=data["channel"],
             email=data["email"],
@@ -181,25 +157,11 @@ class MembershipAdmin(ChannelScopedAdmin):
         obj.pk, obj.user_id = membership.pk, membership.user_id
 
 
-class CredentialForm(forms.ModelForm):
-    class Meta:
-        model = ApiCredential
-        fields = ["channel", "name", "role"]
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        channel, role = data.get("channel"), data.get("role")
-        if channel and role and role.channel_id != channel.pk:
-            raise ValidationError({"role": "Choose a role of the same channel."})
-        return data
-
-
 @admin.register(ApiCredential)
 class ApiCredentialAdmin(ChannelScopedAdmin):
     view_permission = MANAGE_ACCESS
     edit_permission = MANAGE_ACCESS
     delete_permission = MANAGE_ACCESS
-    form = CredentialForm
     list_display = ["name", "access_key", "channel", "role", "revoked_at", "last_used_at"]
     list_filter = [ChannelListFilter]
     list_select_related = ["channel", "role"]
@@ -223,7 +185,10 @@ class ApiCredentialAdmin(ChannelScopedAdmin):
 
     def save_model(self, request: HttpRequest, obj: ApiCredential, form: Any, change: bool) -> None:
         if change:
-            super().save_model(request, obj, form, change)
+            data = form.cleaned_data
+            services.credential_update(
+                credential=obj, name=data["name"], role=data["role"], revoked_at=data["revoked_at"]
+            )
             return
         issued = services.credential_create(channel=obj.channel, role=obj.role, name=obj.name)
         obj.pk = issued.credential.pk

@@ -10,14 +10,16 @@ from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db import models
 from django.http import HttpRequest
 
+from crm.admin_refusals import RefusalsOnTheForm
 from crm.counting import BoundedCount, count_bounded
 from crm.ids import id_parse
 from crm.models import Channel
-from crm.permissions import ALL_PERMISSIONS, MANAGE_ACCESS, Permission, permissions_by_channel
+from crm.permissions import ALL_PERMISSIONS, MANAGE_ACCESS, Permission
+from crm.selectors import channels_among, permissions_by_channel
 
 
 class BoundedCountPaginator(Paginator):
-    """A paginator whose count is exact only when it is fast (ARCHITECTURE rule 6).
+    """A paginator whose count is exact only when it is fast (crm.counting: never unbounded).
 
     When the count is the planner's estimate it may be too low, so a page past it is still
     served (empty when nothing is there) rather than refused: every row stays reachable."""
@@ -51,8 +53,9 @@ class BoundedCountPaginator(Paginator):
         return Page(self.object_list[bottom : bottom + self.per_page], page, self)
 
 
-class ChannelScopedAdmin(admin.ModelAdmin):
-    """Rows of the channels where the user holds the permission; roles decide every action."""
+class ChannelScopedAdmin(RefusalsOnTheForm):
+    """Rows of the channels where the user holds the permission; roles decide every action; a
+    service's refusal shows on the form."""
 
     channel_path = "channel"
     view_permission: str = Permission.CONTACTS_VIEW
@@ -123,7 +126,7 @@ class ChannelScopedAdmin(admin.ModelAdmin):
         ids = self.channel_ids(request, self.edit_permission)
         if ids is not None:
             if related is Channel:
-                kwargs["queryset"] = Channel.objects.filter(pk__in=ids)
+                kwargs["queryset"] = channels_among(ids=ids)
             elif any(f.name == "channel" for f in related._meta.get_fields()):
                 kwargs["queryset"] = related._default_manager.filter(channel_id__in=ids)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
@@ -137,8 +140,7 @@ class ChannelListFilter(admin.SimpleListFilter):
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         ids = model_admin.channel_ids(request, model_admin.view_permission)
-        channels = Channel.objects.all() if ids is None else Channel.objects.filter(pk__in=ids)
-        return [(str(c.pk), c.name) for c in channels.only("pk", "name")]
+        return [(str(c.pk), c.name) for c in channels_among(ids=ids).only("pk", "name")]
 
     def queryset(
         self, request: HttpRequest, queryset: models.QuerySet[Any]

@@ -1,4 +1,5 @@
-"""API plumbing shared by /open/v5 and /sdk/v1: one error shape everywhere (API.md)."""
+"""API plumbing shared by /open/v5 and /sdk/v1: one error shape everywhere (docs/api.md, Errors),
+and the x-ratelimit-* headers on every answer."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from crm.errors import (
     AuthenticationFailed,
@@ -22,6 +24,7 @@ from crm.errors import (
     RateLimited,
 )
 from crm.ids import id_parse
+from crm.ratelimit import RateDecision
 
 STATUS_TYPES = {
     400: "validation_error",
@@ -39,7 +42,7 @@ ERROR_TYPES = sorted({*STATUS_TYPES.values(), "plan_required"})
 def error_response(
     status_code: int, message: str, problems: list[Problem] | None = None, **extra: Any
 ) -> Response:
-    """The error body of API.md: type, a sentence, and every problem found."""
+    """The error body (docs/api.md, Errors): type, a sentence, and every problem found."""
     body = {
         "type": extra.pop("type", STATUS_TYPES.get(status_code, "error")),
         "message": message,
@@ -130,7 +133,7 @@ class ProblemSerializer(serializers.Serializer):
 
 
 class ApiErrorSerializer(serializers.Serializer):
-    """The error body of every refusal (API.md, Conventions)."""
+    """The error body of every refusal (docs/api.md, Errors)."""
 
     type = serializers.ChoiceField(choices=ERROR_TYPES)
     message = serializers.CharField()
@@ -202,7 +205,7 @@ PAGE_LIMIT_MAX = 500
 
 
 def page_limit(raw: object) -> int:
-    """?limit= of every list (API.md): a whole number from 1 to 500, 25 when absent."""
+    """?limit= of every list: a whole number from 1 to 500, 25 when absent."""
     if raw is None or raw == "":
         return PAGE_LIMIT_DEFAULT
     limit = id_parse(raw)
@@ -210,3 +213,19 @@ def page_limit(raw: object) -> int:
         message = f"limit is a whole number from 1 to {PAGE_LIMIT_MAX}; received {str(raw)!r}."
         raise InvalidInput([Problem("limit", "invalid", message)])
     return limit
+
+
+class RateLimitedView(APIView):
+    """A view that reports the rate-limit decision it made for the request (`rate`) in the
+    x-ratelimit-* headers of its answer, refusals included."""
+
+    rate: RateDecision | None = None
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        if self.rate is not None:
+            response["x-ratelimit-limit"] = str(self.rate.limit)
+            response["x-ratelimit-remaining"] = str(self.rate.remaining)
+            response["x-ratelimit-reset"] = str(self.rate.reset)
+        return super().finalize_response(request, response, *args, **kwargs)

@@ -1,7 +1,7 @@
 """Who calls /open/v5: an API credential (x-access-key + x-access-secret) or a manager's session.
 
 Either way the request carries a `Viewer` (channel + permissions) in `request.auth`; every
-endpoint asks it for the permission it needs (crm.permissions, the one check)."""
+endpoint asks it for the permission it needs (Viewer.can, the one check)."""
 
 from __future__ import annotations
 
@@ -16,14 +16,14 @@ from django.db.models import Model, Q
 from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
-from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from crm.api import RateLimitedView
 from crm.errors import RateLimited
 from crm.models import ApiCredential, Channel, Role
-from crm.permissions import Viewer, viewer_for_credential, viewer_for_user
+from crm.permissions import Viewer, viewer_for_credential
 from crm.prepared import server_bound_cursor
-from crm.ratelimit import RateDecision, limit_parse, rate_limit_hit
+from crm.ratelimit import limit_parse, rate_limit_hit
+from crm.selectors import channels_for_user, viewer_for_user
 from crm.services import secret_matches
 
 CHANNEL_HEADER = "x-channel-id"
@@ -127,8 +127,6 @@ class ManagerSessionAuthentication(authentication.SessionAuthentication):
 
 def _session_channel(request: Request, user: Any) -> Channel | None:
     wanted = request.headers.get(CHANNEL_HEADER, "")
-    from crm.selectors import channels_for_user
-
     channels = channels_for_user(user=user)
     if wanted:
         return (
@@ -155,14 +153,13 @@ class HasViewer(permissions.BasePermission):
         return True
 
 
-class OpenApiView(APIView):
+class OpenApiView(RateLimitedView):
     """Base of /open/v5 views: authentication, the permission per method, rate-limit headers."""
 
     authentication_classes = [CredentialAuthentication, ManagerSessionAuthentication]
     permission_classes = [HasViewer]
     # HTTP method -> permission (crm.permissions.Permission value); None: any viewer.
     permissions_by_method: dict[str, str | None] = {}
-    rate: RateDecision | None = None
 
     def required_permission(self, request: Request) -> str | None:
         method = request.method or "GET"
@@ -187,12 +184,3 @@ class OpenApiView(APIView):
         self.rate = rate_limit_hit([limit_parse(f"api:{who}", settings.API_RATE_LIMIT)])
         if not self.rate.allowed:
             raise RateLimited(self.rate.retry_after)
-
-    def finalize_response(
-        self, request: Request, response: Response, *args: Any, **kwargs: Any
-    ) -> Response:
-        if self.rate is not None:
-            response["x-ratelimit-limit"] = str(self.rate.limit)
-            response["x-ratelimit-remaining"] = str(self.rate.remaining)
-            response["x-ratelimit-reset"] = str(self.rate.reset)
-        return super().finalize_response(request, response, *args, **kwargs)

@@ -1,4 +1,4 @@
-"""Opaque, tamper-proof cursors for keyset pagination (API.md: `?since=`, `next`)."""
+"""Opaque, tamper-proof cursors for keyset pagination (docs/api.md: `?since=`, `next`)."""
 
 from __future__ import annotations
 

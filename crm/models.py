@@ -120,6 +120,13 @@ class Role(models.Model):
         return self.name
 
 
+def role_channel_check(*, role: Role, channel_id: int) -> None:
+    """Refuse ROLE in another channel than its own: managers and credentials act only with a
+    role of the channel they belong to."""
+    if role.channel_id != channel_id:
+        raise ValidationError({"role": "The role must belong to the same channel."})
+
+
 class Membership(models.Model):
     """A manager's place in a channel: exactly one role."""
 
@@ -141,8 +148,8 @@ class Membership(models.Model):
         return f"{self.user} in {self.channel} as {self.role}"
 
     def clean(self) -> None:
-        if self.role_id and self.channel_id and self.role.channel_id != self.channel_id:
-            raise ValidationError({"role": "The role must belong to the same channel."})
+        if self.role_id and self.channel_id:
+            role_channel_check(role=self.role, channel_id=self.channel_id)
 
 
 class ApiCredential(models.Model):
@@ -169,8 +176,8 @@ class ApiCredential(models.Model):
         return self.name or self.access_key
 
     def clean(self) -> None:
-        if self.role_id and self.channel_id and self.role.channel_id != self.channel_id:
-            raise ValidationError({"role": "The role must belong to the same channel."})
+        if self.role_id and self.channel_id:
+            role_channel_check(role=self.role, channel_id=self.channel_id)
 
 
 class RateLimitWindow(models.Model):

@@ -1,4 +1,7 @@
-"""The permissions a role grants, and the one check every surface (desk, admin, API) uses."""
+"""The permissions a role grants, and who is acting (`Viewer`).
+
+Imports nothing from the project, so the models and every app can name a permission; the checks
+that read a manager's membership are selectors (crm.selectors)."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from typing import TYPE_CHECKING
 from django.db import models
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.contrib.auth.models import AbstractBaseUser
 
     from crm.models import ApiCredential, Channel
 
@@ -47,22 +50,6 @@ class Viewer:
         return permission in self.permissions
 
 
-def viewer_for_user(*, user: AbstractBaseUser | AnonymousUser, channel: Channel) -> Viewer | None:
-    """The viewer a manager is in CHANNEL, or None when they do not belong to it."""
-    from crm.models import Membership
-
-    if not user.is_authenticated or not user.is_active:
-        return None
-    if getattr(user, "is_superuser", False):
-        return Viewer(channel=channel, permissions=ALL_PERMISSIONS, user=user)
-    membership = (
-        Membership.objects.select_related("role").filter(channel=channel, user_id=user.pk).first()
-    )
-    if membership is None:
-        return None
-    return Viewer(channel=channel, permissions=frozenset(membership.role.permissions), user=user)
-
-
 def viewer_for_credential(*, credential: ApiCredential) -> Viewer:
     """The viewer an API credential is: its channel, with its role's permissions."""
     return Viewer(
@@ -70,42 +57,3 @@ def viewer_for_credential(*, credential: ApiCredential) -> Viewer:
         permissions=frozenset(credential.role.permissions),
         credential=credential,
     )
-
-
-def has_permission(
-    *, user: AbstractBaseUser | AnonymousUser, channel: Channel, permission: str
-) -> bool:
-    """Whether USER may do PERMISSION in CHANNEL: the one check behind every surface."""
-    viewer = viewer_for_user(user=user, channel=channel)
-    return viewer is not None and viewer.can(permission)
-
-
-def channel_ids_with_permission(
-    *, user: AbstractBaseUser | AnonymousUser, permission: str
-) -> list[int] | None:
-    """Channel ids where USER holds PERMISSION; None means every channel (a superuser)."""
-    from crm.models import Membership
-
-    if not user.is_authenticated or not user.is_active:
-        return []
-    if getattr(user, "is_superuser", False):
-        return None
-    return list(
-        Membership.objects.filter(
-            user_id=user.pk, role__permissions__contains=[permission]
-        ).values_list("channel_id", flat=True)
-    )
-
-
-def permissions_by_channel(
-    *, user: AbstractBaseUser | AnonymousUser
-) -> dict[int, frozenset[str]] | None:
-    """Every channel USER belongs to with the permissions held there; None for a superuser."""
-    from crm.models import Membership
-
-    if not user.is_authenticated or not user.is_active:
-        return {}
-    if getattr(user, "is_superuser", False):
-        return None
-    rows = Membership.objects.filter(user_id=user.pk).values_list("channel_id", "role__permissions")
-    return {channel_id: frozenset(permissions) for channel_id, permissions in rows}

@@ -7,13 +7,23 @@ import hmac
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import TypedDict
 
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from crm.models import MAX_ROLES_PER_CHANNEL, ApiCredential, Channel, Membership, Plan, Role
+from crm.models import (
+    MAX_ROLES_PER_CHANNEL,
+    ApiCredential,
+    Channel,
+    Membership,
+    Plan,
+    Role,
+    role_channel_check,
+)
 from crm.permissions import ALL_PERMISSIONS, BASIC_PERMISSIONS, Permission
 
 OWNER_ROLE = "owner"
@@ -37,6 +47,17 @@ def secret_matches(*, secret: str, hashed: str) -> bool:
     return hmac.compare_digest(secret_hash(secret), hashed)
 
 
+class ChannelOptions(TypedDict, total=False):
+    """What a new channel may be given besides its name: channel_create's other keywords, for
+    the services that create a channel through it."""
+
+    plan: str
+    timezone: str
+    require_member_hash: bool
+    plugin_key: str | None
+    member_hash_secret: str | None
+
+
 @transaction.atomic
 def channel_create(
     *,
@@ -47,9 +68,10 @@ def channel_create(
     plugin_key: str | None = None,
     member_hash_secret: str | None = None,
 ) -> Channel:
-    """Create a channel with its default roles (owner, basic) and its preset profile fields."""
-    from profile_schema.services import profile_fields_install_presets
+    """Create a channel with its default roles (owner, basic), and no profile fields yet.
 
+    A channel that takes contacts is opened with crm.provisioning.channel_provision, which adds
+    the preset profile fields (profile_schema sits above crm and installs them)."""
     channel = Channel(
         name=name,
         plan=plan,
@@ -66,7 +88,6 @@ def channel_create(
             Role(channel=channel, name=BASIC_ROLE, permissions=sorted(BASIC_PERMISSIONS)),
         ]
     )
-    profile_fields_install_presets(channel=channel)
     return channel
 
 
@@ -132,8 +153,7 @@ def credential_create(
     """Issue an API access key + secret acting with ROLE; the secret is returned once.
 
     Key and secret are random unless given (the demo data uses published ones)."""
-    if role.channel_id != channel.pk:
-        raise ValidationError({"role": "The role must belong to the same channel."})
+    role_channel_check(role=role, channel_id=channel.pk)
     secret = secret or secrets.token_urlsafe(32)
     credential = ApiCredential.objects.create(
         channel=channel,
@@ -148,8 +168,7 @@ def credential_create(
 @transaction.atomic
 def manager_create(*, channel: Channel, email: str, password: str, role: Role) -> Membership:
     """Create (or reuse) the user with EMAIL and make them a manager of CHANNEL with ROLE."""
-    if role.channel_id != channel.pk:
-        raise ValidationError({"role": "The role must belong to the same channel."})
+    role_channel_check(role=role, channel_id=channel.pk)
     email = get_user_model().objects.normalize_email(email).strip()
     user_model = get_user_model()
     user = user_model.objects.filter(username__iexact=email).first()
@@ -166,3 +185,23 @@ def manager_create(*, channel: Channel, email: str, password: str, role: Role) -
         channel=channel, user=user, defaults={"role": role}
     )
     return membership
+
+
+@transaction.atomic
+def membership_role_set(*, membership: Membership, role: Role) -> Membership:
+    """Give a manager another role of the same channel."""
+    role_channel_check(role=role, channel_id=membership.channel_id)
+    membership.role = role
+    membership.save(update_fields=["role", "updated_at"])
+    return membership
+
+
+@transaction.atomic
+def credential_update(
+    *, credential: ApiCredential, name: str, role: Role, revoked_at: datetime | None
+) -> ApiCredential:
+    """Rename a credential, give it another role of its channel, or revoke it."""
+    role_channel_check(role=role, channel_id=credential.channel_id)
+    credential.name, credential.role, credential.revoked_at = name, role, revoked_at
+    credential.save(update_fields=["name", "role", "revoked_at", "updated_at"])
+    return credential

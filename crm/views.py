@@ -9,25 +9,25 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from contacts.selectors import contact_count_for_channel
-from crm.permissions import Permission, has_permission
-from crm.selectors import memberships_for_user
+from crm.permissions import Permission
+from crm.selectors import memberships_for_user, viewer_in_membership
 
 
 @login_required
 @require_GET
 def desk_home(request: HttpRequest) -> HttpResponse:
     """The manager's channels, their role there, and how many contacts each holds."""
+    user = request.user
+    assert user.is_authenticated  # login_required lets only managers in (narrows the type)
     rows = []
-    for membership in memberships_for_user(user=request.user):
-        channel = membership.channel
-        can_view = has_permission(
-            user=request.user, channel=channel, permission=Permission.CONTACTS_VIEW
-        )
+    for membership in memberships_for_user(user=user):
+        viewer = viewer_in_membership(user=user, membership=membership)
+        can_view = viewer.can(Permission.CONTACTS_VIEW)
         rows.append(
             {
-                "channel": channel,
+                "channel": membership.channel,
                 "role": membership.role,
-                "contacts": contact_count_for_channel(channel=channel) if can_view else None,
+                "contacts": contact_count_for_channel(channel=viewer.channel) if can_view else None,
             }
         )
     return render(request, "crm/desk_home.html", {"rows": rows})

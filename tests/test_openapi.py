@@ -13,6 +13,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from drf_spectacular.validation import validate_schema
 
 from crm import services
+from crm.provisioning import channel_provision
 
 METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -102,7 +103,7 @@ def test_the_docs_page_is_served(db: None) -> None:
 
 @pytest.fixture
 def credential_headers(transactional_db: None) -> dict[str, str]:
-    channel = services.channel_create(name="Fuzzed shop", plan="paid")
+    channel = channel_provision(name="Fuzzed shop", plan="paid")
     issued = services.credential_create(
         channel=channel, role=services.role_get(channel=channel, name="owner")
     )

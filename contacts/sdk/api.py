@@ -13,7 +13,6 @@ from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from contacts import events, ingest
 from contacts.models import Contact
@@ -21,10 +20,10 @@ from contacts.representation import user_object
 from contacts.sdk import serializers as s
 from contacts.sdk.context import visit_context
 from contacts.sdk.shapes import boot_body_clean
-from crm.api import sdk_refusals
+from crm.api import RateLimitedView, sdk_refusals
 from crm.errors import AuthenticationFailed, RateLimited
 from crm.models import Channel
-from crm.ratelimit import RateDecision, limit_parse, rate_limit_hit
+from crm.ratelimit import limit_parse, rate_limit_hit
 from crm.renderers import FastJSONRenderer
 
 SESSION_HEADER = OpenApiParameter(
@@ -55,14 +54,13 @@ class JsonOnly(DefaultContentNegotiation):
         return renderer, renderer.media_type
 
 
-class SdkView(APIView):
+class SdkView(RateLimitedView):
     """Authenticated by the plugin key or a session token, never by manager credentials."""
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
     renderer_classes = [FastJSONRenderer]
     content_negotiation_class = JsonOnly
-    rate: RateDecision | None = None
 
     def rate_limit(self, request: Request, channel: Channel | None) -> None:
         limits = [
@@ -82,15 +80,6 @@ class SdkView(APIView):
             raise
         self.rate_limit(request, contact.channel)
         return contact
-
-    def finalize_response(
-        self, request: Request, response: Response, *args: Any, **kwargs: Any
-    ) -> Response:
-        if self.rate is not None:
-            response["x-ratelimit-limit"] = str(self.rate.limit)
-            response["x-ratelimit-remaining"] = str(self.rate.remaining)
-            response["x-ratelimit-reset"] = str(self.rate.reset)
-        return super().finalize_response(request, response, *args, **kwargs)
 
 
 class BootView(SdkView):

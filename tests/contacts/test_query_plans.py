@@ -10,9 +10,9 @@ from django.db import connection, transaction
 
 from contacts.atomic import contact_defaults
 from contacts.listing import contact_filtered, contact_list_page
-from crm import services
 from crm.models import Channel
 from crm.permissions import ALL_PERMISSIONS, Viewer
+from crm.provisioning import channel_provision
 from profile_schema.services import profile_field_create
 
 ROWS = 100_000
@@ -54,8 +54,8 @@ def seed(channel: Channel, rows: int, offset: int = 0) -> None:
 def seeded(django_db_setup: None, django_db_blocker: Any) -> Any:
     """A big tenant (100,000 contacts) and a small one, committed once for this module."""
     with django_db_blocker.unblock():
-        big_channel = services.channel_create(name="Big tenant")
-        small_channel = services.channel_create(name="Small tenant")
+        big_channel = channel_provision(name="Big tenant")
+        small_channel = channel_provision(name="Small tenant")
         profile_field_create(channel=big_channel, key="grade", name="Grade", type="string")
         profile_field_create(channel=big_channel, key="age", name="Age", type="number")
         profile_field_create(channel=big_channel, key="coupon", name="Coupon", type="string")

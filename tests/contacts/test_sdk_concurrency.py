@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from contacts.models import Contact
-from crm import services
+from crm.provisioning import channel_provision
 from profile_schema.services import profile_field_create
 from tests.concurrency import run_together
 from tests.contacts.sdk_client import Sdk
@@ -13,7 +13,7 @@ from tests.contacts.sdk_client import Sdk
 
 @pytest.mark.django_db(transaction=True)
 def test_twenty_simultaneous_boots_of_a_new_member_create_one_contact() -> None:
-    channel = services.channel_create(name="Race")
+    channel = channel_provision(name="Race")
 
     statuses = run_together(
         20,
@@ -32,7 +32,7 @@ def test_twenty_simultaneous_boots_of_a_new_member_create_one_contact() -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_eight_writers_adding_25_keys_each_keep_all_200() -> None:
-    channel = services.channel_create(name="Race")
+    channel = channel_provision(name="Race")
     for n in range(200):
         profile_field_create(channel=channel, key=f"attr{n}", name=f"Attribute {n}", type="number")
     sdk = Sdk(channel.plugin_key)
@@ -52,7 +52,7 @@ def test_eight_writers_adding_25_keys_each_keep_all_200() -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_boots_keep_the_first_touch_and_count_every_tag() -> None:
-    channel = services.channel_create(name="Race")
+    channel = channel_provision(name="Race")
 
     run_together(
         8,

@@ -11,7 +11,8 @@ from contacts.models import Contact
 from conversations.models import Conversation, Message, OutboxMessage
 from crm import services as crm_services
 from crm.models import Channel, KakaoTemplate, KakaoTemplateKind
-from crm.permissions import Viewer, viewer_for_credential, viewer_for_user
+from crm.permissions import Viewer, viewer_for_credential
+from crm.selectors import viewer_for_user
 from tests.contacts.factories import ContactFactory
 from tests.crm.factories import ChannelFactory, manager_in
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import factory
 from django.contrib.auth import get_user_model
+from django.test import Client
 
 from crm import services
 from crm.models import Channel, Membership, Plan
+from crm.provisioning import channel_provision
 
 
 class ChannelFactory(factory.django.DjangoModelFactory):
@@ -18,7 +20,7 @@ class ChannelFactory(factory.django.DjangoModelFactory):
 
     @classmethod
     def _create(cls, model_class: type[Channel], *args: object, **kwargs: object) -> Channel:
-        return services.channel_create(**kwargs)  # type: ignore[arg-type]
+        return channel_provision(**kwargs)  # type: ignore[arg-type]
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -37,3 +39,10 @@ def manager_in(channel: Channel, role_name: str = "owner", **user_fields: object
     user = UserFactory(**user_fields)
     role = services.role_get(channel=channel, name=role_name)
     return Membership.objects.create(channel=channel, user=user, role=role)
+
+
+def manager_client(channel: Channel, role: str = "owner") -> Client:
+    """A browser client logged in as a new manager of CHANNEL with the role called ROLE."""
+    client = Client()
+    client.force_login(manager_in(channel, role).user)
+    return client

@@ -2,37 +2,23 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
 
 from crm import services
 from crm.models import MAX_ROLES_PER_CHANNEL, ApiCredential, Channel, Membership, Role
 from crm.permissions import ALL_PERMISSIONS, BASIC_PERMISSIONS
 from profile_schema.models import ProfileField
-from profile_schema.presets import BUILT_IN_FIELDS, PROFILE_PRESETS
+from tests.concurrency import run_together
 
 
 @pytest.mark.django_db
-def test_channel_create_gives_default_roles_and_every_preset_field() -> None:
+def test_channel_create_gives_default_roles_and_keys_but_no_profile_fields() -> None:
     channel = services.channel_create(name="Shop", plan="paid")
 
     roles = {role.name: set(role.permissions) for role in channel.roles.all()}
     assert roles == {"owner": set(ALL_PERMISSIONS), "basic": set(BASIC_PERMISSIONS)}
-    fields = ProfileField.objects.filter(channel=channel)
-    assert fields.count() == len(BUILT_IN_FIELDS) + len(PROFILE_PRESETS)
-    assert set(fields.filter(built_in=True).values_list("key", flat=True)) == {
-        p.key for p in BUILT_IN_FIELDS
-    }
-    mobile = fields.get(key="profile.mobileNumber")
-    assert (mobile.type, mobile.built_in, mobile.sensitive, mobile.masking) == (
-        "string",
-        False,
-        True,
-        "partial",
-    )
+    assert not ProfileField.objects.filter(channel=channel).exists()
     assert len(channel.plugin_key) == 24
     assert len(bytes.fromhex(channel.member_hash_secret)) == 32
 
@@ -62,22 +48,15 @@ def test_concurrent_role_creation_never_passes_the_limit() -> None:
     channel = services.channel_create(name="Race")
     for n in range(MAX_ROLES_PER_CHANNEL - 4):
         services.role_create(channel=channel, name=f"r{n}", permissions=[])
-    outcomes: list[str] = []
 
-    def create(n: int) -> None:
+    def create(n: int) -> str:
         try:
             services.role_create(channel=channel, name=f"racer {n}", permissions=[])
-            outcomes.append("created")
         except ValidationError:
-            outcomes.append("refused")
-        finally:
-            connection.close()
+            return "refused"
+        return "created"
 
-    threads = [threading.Thread(target=create, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = run_together(8, create)
 
     assert sorted(outcomes) == ["created"] * 2 + ["refused"] * 6
     assert Role.objects.filter(channel=channel).count() == MAX_ROLES_PER_CHANNEL
@@ -168,3 +147,36 @@ def test_a_credentials_last_use_is_written_at_most_once_a_minute(channel: Channe
     second = ApiCredential.objects.get(pk=issued.credential.pk).last_used_at
 
     assert first is not None and second == first
+
+
+@pytest.mark.django_db
+def test_the_owner_role_keeps_its_name(channel: Channel) -> None:
+    owner = services.role_get(channel=channel, name="owner")
+
+    with pytest.raises(ValidationError, match="keeps its name"):
+        services.role_update(role=owner, name="boss", permissions=owner.permissions)
+    owner.refresh_from_db()
+    assert owner.name == "owner"
+
+
+@pytest.mark.django_db
+def test_a_role_of_another_channel_is_refused_on_change_and_nothing_changes(
+    channel: Channel, other_channel: Channel
+) -> None:
+    basic = services.role_get(channel=channel, name="basic")
+    foreign = services.role_get(channel=other_channel, name="owner")
+    issued = services.credential_create(channel=channel, role=basic, name="sync")
+    membership = services.manager_create(
+        channel=channel, email="kim@shop.example", password="a-good-password-1", role=basic
+    )
+
+    with pytest.raises(ValidationError, match="The role must belong to the same channel"):
+        services.membership_role_set(membership=membership, role=foreign)
+    with pytest.raises(ValidationError, match="The role must belong to the same channel"):
+        services.credential_update(
+            credential=issued.credential, name="renamed", role=foreign, revoked_at=None
+        )
+
+    assert Membership.objects.get(pk=membership.pk).role == basic
+    stored = ApiCredential.objects.get(pk=issued.credential.pk)
+    assert (stored.name, stored.role) == ("sync", basic)

@@ -10,8 +10,8 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
 from contacts.models import Contact
-from crm import services
 from crm.models import Channel
+from crm.provisioning import channel_provision
 from profile_schema.locks import ChannelGone, schema_read_lock, schema_write_lock
 from profile_schema.models import FieldType, ProfileField
 from profile_schema.services import profile_field_create, profile_field_type_change
@@ -21,7 +21,7 @@ from tests.concurrency import run_together
 
 @pytest.mark.django_db(transaction=True)
 def test_a_type_change_waits_for_a_write_validated_under_the_old_type() -> None:
-    channel = services.channel_create(name="Race")
+    channel = channel_provision(name="Race")
     field = profile_field_create(channel=channel, key="code", name="Code", type=FieldType.STRING)
     contact = Contact.objects.create(channel=channel, profile={})
     validated = threading.Event()
@@ -57,7 +57,7 @@ def test_a_type_change_waits_for_a_write_validated_under_the_old_type() -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_write_waiting_for_a_type_change_validates_under_the_new_type() -> None:
-    channel = services.channel_create(name="Race the other way")
+    channel = channel_provision(name="Race the other way")
     field = profile_field_create(channel=channel, key="code", name="Code", type=FieldType.STRING)
     profile_values_clean(channel=channel, values={"code": "abc"})  # caches the string definition
     switching = threading.Event()
@@ -101,7 +101,7 @@ def stored_version(channel: Channel) -> int:
 
 @pytest.mark.django_db
 def test_every_field_change_gives_the_channel_a_new_schema_version() -> None:
-    channel = services.channel_create(name="Versions")
+    channel = channel_provision(name="Versions")
     seen = [stored_version(channel)]
 
     field = profile_field_create(channel=channel, key="code", name="Code", type=FieldType.STRING)
@@ -120,7 +120,7 @@ def test_every_field_change_gives_the_channel_a_new_schema_version() -> None:
 
 @pytest.mark.django_db
 def test_saving_a_channel_loaded_before_a_field_change_keeps_the_new_version() -> None:
-    channel = services.channel_create(name="Stale copy")
+    channel = channel_provision(name="Stale copy")
     stale = Channel.objects.get(pk=channel.pk)
     field = profile_field_create(channel=channel, key="code", name="Code", type=FieldType.NUMBER)
     profile_values_clean(channel=Channel.objects.get(pk=channel.pk), values={"code": 7})
@@ -140,7 +140,7 @@ def test_saving_a_channel_loaded_before_a_field_change_keeps_the_new_version() -
 
 @pytest.mark.django_db
 def test_a_deleted_channels_version_goes_with_it() -> None:
-    channel = services.channel_create(name="Short-lived")
+    channel = channel_provision(name="Short-lived")
     profile_field_create(channel=channel, key="code", name="Code", type=FieldType.STRING)
     assert stored_version(channel) > 0
 

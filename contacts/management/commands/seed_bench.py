@@ -30,7 +30,7 @@ from tqdm import tqdm
 from contacts.models import Contact, Event
 from contacts.services import tag_catalogue_ensure
 from crm.models import Channel, Plan
-from crm.services import channel_create
+from crm.provisioning import channel_provision
 from profile_schema.models import FieldType
 from profile_schema.services import profile_field_create
 
@@ -463,7 +463,7 @@ def _channels_create(count: int) -> list[Channel]:
     channels = []
     for number in range(1, count + 1):
         plan = Plan.PAID if number % 2 else Plan.FREE
-        channel = channel_create(name=f"{CHANNEL_PREFIX}{number}", plan=plan)
+        channel = channel_provision(name=f"{CHANNEL_PREFIX}{number}", plan=plan)
         with transaction.atomic():
             tag_catalogue_ensure(channel=channel, tags=[tag for tag, _ in TAGS])
         for key, name, type_ in EXTRA_FIELDS:

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from crm import services
 from crm.models import Plan
+from crm.provisioning import channel_provision
 
 
 class Command(BaseCommand):
@@ -24,7 +25,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            channel = services.channel_create(
+            channel = channel_provision(
                 name=options["name"],
                 plan=options["plan"],
                 timezone=options["timezone"],

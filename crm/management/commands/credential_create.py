@@ -6,25 +6,23 @@ import json
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from crm import services
-from crm.models import Channel
+from crm.management.channel_command import ChannelCommand
 
 
-class Command(BaseCommand):
+class Command(ChannelCommand):
     help = "Issue an API credential (access key + secret) for a channel with a role."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--channel", type=int, required=True, help="The channel id.")
+        super().add_arguments(parser)
         parser.add_argument("--role", required=True, help="The role's name, e.g. owner or basic.")
         parser.add_argument("--name", default="", help="A label for the credential.")
         parser.add_argument("--json", action="store_true", help="Print the result as JSON.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        channel = Channel.objects.filter(pk=options["channel"]).first()
-        if channel is None:
-            raise CommandError(f"No channel with id {options['channel']}.")
+        channel = self.channel(options["channel"])
         try:
             role = services.role_get(channel=channel, name=options["role"])
             issued = services.credential_create(channel=channel, role=role, name=options["name"])

@@ -6,26 +6,24 @@ import json
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from crm import services
-from crm.models import Channel
+from crm.management.channel_command import ChannelCommand
 
 
-class Command(BaseCommand):
+class Command(ChannelCommand):
     help = "Create a manager (or add an existing one) to a channel with a role."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--channel", type=int, required=True, help="The channel id.")
+        super().add_arguments(parser)
         parser.add_argument("--email", required=True)
         parser.add_argument("--password", required=True)
         parser.add_argument("--role", required=True, help="The role's name, e.g. owner or basic.")
         parser.add_argument("--json", action="store_true", help="Print the result as JSON.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        channel = Channel.objects.filter(pk=options["channel"]).first()
-        if channel is None:
-            raise CommandError(f"No channel with id {options['channel']}.")
+        channel = self.channel(options["channel"])
         try:
             role = services.role_get(channel=channel, name=options["role"])
             membership = services.manager_create(

@@ -8,9 +8,20 @@ import pytest
 
 from crm import services
 from crm.models import Channel
+from crm.provisioning import channel_provision
 from tests.contacts.factories import ContactFactory
 
 PASSWORD = "a-good-password-1"
+
+
+def kim_joins(channel: Channel, role: str) -> None:
+    """kim@shop.example becomes a manager of CHANNEL with the role called ROLE."""
+    services.manager_create(
+        channel=channel,
+        email="kim@shop.example",
+        password=PASSWORD,
+        role=services.role_get(channel=channel, name=role),
+    )
 
 
 def log_in(page: Any, live_server: Any, email: str, password: str = PASSWORD) -> None:
@@ -22,15 +33,10 @@ def log_in(page: Any, live_server: Any, email: str, password: str = PASSWORD) ->
 
 @pytest.mark.django_db(transaction=True)
 def test_a_manager_logs_in_and_sees_their_channels_only(page: Any, live_server: Any) -> None:
-    shop = services.channel_create(name="Seoul Shop", plan="paid")
-    other = services.channel_create(name="Busan Shop")
+    shop = channel_provision(name="Seoul Shop", plan="paid")
+    other = channel_provision(name="Busan Shop")
     ContactFactory.create_batch(3, channel=shop)
-    services.manager_create(
-        channel=shop,
-        email="kim@shop.example",
-        password=PASSWORD,
-        role=services.role_get(channel=shop, name="basic"),
-    )
+    kim_joins(shop, "basic")
 
     log_in(page, live_server, "kim@shop.example")
 
@@ -43,13 +49,8 @@ def test_a_manager_logs_in_and_sees_their_channels_only(page: Any, live_server: 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_wrong_password_is_refused_with_a_message(page: Any, live_server: Any) -> None:
-    shop = services.channel_create(name="Seoul Shop")
-    services.manager_create(
-        channel=shop,
-        email="kim@shop.example",
-        password=PASSWORD,
-        role=services.role_get(channel=shop, name="basic"),
-    )
+    shop = channel_provision(name="Seoul Shop")
+    kim_joins(shop, "basic")
 
     log_in(page, live_server, "kim@shop.example", "wrong-password")
 
@@ -61,13 +62,8 @@ def test_a_wrong_password_is_refused_with_a_message(page: Any, live_server: Any)
 
 @pytest.mark.django_db(transaction=True)
 def test_names_are_escaped_not_run(page: Any, live_server: Any) -> None:
-    shop: Channel = services.channel_create(name="<img src=x onerror=window.pwned=1>")
-    services.manager_create(
-        channel=shop,
-        email="kim@shop.example",
-        password=PASSWORD,
-        role=services.role_get(channel=shop, name="owner"),
-    )
+    shop: Channel = channel_provision(name="<img src=x onerror=window.pwned=1>")
+    kim_joins(shop, "owner")
 
     log_in(page, live_server, "kim@shop.example")
 

@@ -8,12 +8,12 @@ import pytest
 
 from contacts.demo import DEMO_PLUGIN_KEY
 from contacts.models import Contact, Event
-from crm import services
+from crm.provisioning import channel_provision
 
 
 @pytest.fixture
 def demo_channel(transactional_db: None) -> Any:
-    return services.channel_create(name="Demo shop", plan="paid", plugin_key=DEMO_PLUGIN_KEY)
+    return channel_provision(name="Demo shop", plan="paid", plugin_key=DEMO_PLUGIN_KEY)
 
 
 @pytest.mark.django_db(transaction=True)

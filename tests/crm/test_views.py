@@ -1,0 +1,41 @@
+"""The desk's home page: the manager's channels, their role there, and how many contacts each
+holds where the role may see them (the browser tests are in test_desk_home.py)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from crm import services
+from crm.models import Channel
+from tests.contacts.factories import ContactFactory
+from tests.crm.factories import manager_in
+
+
+@pytest.mark.django_db
+def test_the_home_page_counts_contacts_only_where_the_role_may_see_them(
+    channel: Channel, other_channel: Channel
+) -> None:
+    ContactFactory.create_batch(3, channel=channel)
+    ContactFactory.create_batch(2, channel=other_channel)
+    user = manager_in(channel, "basic").user
+    silent = services.role_create(channel=other_channel, name="silent", permissions=[])
+    services.manager_create(channel=other_channel, email=user.username, password="", role=silent)
+    client = Client()
+    client.force_login(user)
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(reverse("desk:home"))
+
+    assert response.status_code == 200
+    rows = [
+        (row["channel"].name, row["role"].name, row["contacts"] and row["contacts"].value)
+        for row in response.context["rows"]
+    ]
+    assert rows == [("Shop A", "basic", 3), ("Shop B", "silent", None)]
+    # The roles come with the memberships: no permission query per channel.
+    memberships = [q["sql"] for q in captured.captured_queries if "crm_membership" in q["sql"]]
+    assert len(memberships) == 1
