@@ -23,13 +23,18 @@ from psycopg import sql
 
 from contacts.models import Contact
 from crm.models import Channel
-from profile_schema import indexes
+from profile_schema import indexes, statistics
+from profile_schema.background import index_syncs_wait
+from profile_schema.ddl import ddl_cursor
 from profile_schema.indexes import (
     index_create_sql,
     index_drop_sql,
     index_name_for,
-    index_syncs_wait,
     indexes_present,
+)
+from profile_schema.models import FieldType, IndexState, ProfileField
+from profile_schema.services import profile_field_delete, profile_field_type_change
+from profile_schema.statistics import (
     statistics_create_sql,
     statistics_drop_sql,
     statistics_name_for,
@@ -38,8 +43,6 @@ from profile_schema.indexes import (
     statistics_sync,
     statistics_sync_start,
 )
-from profile_schema.models import FieldType, IndexState, ProfileField
-from profile_schema.services import profile_field_delete, profile_field_type_change
 from tests.api_clients import credential_client as api
 from tests.crm.factories import manager_in
 from tests.profile_schema.factories import field_in
@@ -350,7 +353,7 @@ def test_a_failed_build_is_recorded_and_the_command_fails(
 
 @pytest.mark.django_db
 def test_the_build_connection_has_no_statement_timeout() -> None:
-    with indexes._ddl_cursor() as cursor:
+    with ddl_cursor() as cursor:
         cursor.execute("SHOW statement_timeout")
         assert cursor.fetchone()[0] == "0"
     with connection.cursor() as cursor:
@@ -519,7 +522,7 @@ def test_starts_while_a_statistics_sync_runs_make_it_run_once_more(
         time.sleep(0.3)
         return []
 
-    monkeypatch.setattr(indexes, "statistics_sync", slow_sync)
+    monkeypatch.setattr(statistics, "statistics_sync", slow_sync)
 
     for _ in range(20):  # as 20 fields created in a row do on commit
         statistics_sync_start()
@@ -581,6 +584,7 @@ def test_the_statistics_wait_for_a_lock_on_the_table_without_holding_it(
 @transactional
 def test_a_drop_waits_for_the_tables_readers_and_then_goes(channel: Channel) -> None:
     field = field_in(channel, "points", FieldType.NUMBER)
+    index_syncs_wait(WAIT_SECONDS)  # the creation's own sync, else it may drop after the delete
     statistics_sync()
     ProfileField.objects.filter(pk=field.pk).delete()  # no sync on commit: the test drives it
     index_syncs_wait(WAIT_SECONDS)
@@ -625,11 +629,11 @@ def test_queries_planned_while_statistics_are_dropped_do_not_fail() -> None:
     for reader in readers:
         reader.start()
     try:
-        with indexes._ddl_cursor() as cursor:
+        with ddl_cursor() as cursor:
             cursor.execute("SET lock_timeout = '100ms'")
             for _ in range(600):
                 cursor.execute(statistics_create_sql(key="points").as_string(cursor.connection))
-                indexes.statistics_drop(cursor, statistics_name_for("points"))
+                statistics.statistics_drop(cursor, statistics_name_for("points"))
     finally:
         stop.set()
         for reader in readers:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from crm.models import Channel
-from profile_schema.indexes import index_syncs_wait, statistics_name_for, statistics_present
+from profile_schema.background import index_syncs_wait
 from profile_schema.models import FieldType
 from profile_schema.services import profile_field_delete, profile_field_type_change
+from profile_schema.statistics import statistics_name_for, statistics_present
 from tests.profile_schema.factories import field_in
 from tests.profile_schema.test_indexes import WAIT_SECONDS, _no_index_left_behind  # noqa: F401
 
