@@ -501,7 +501,7 @@ def index_set(channel: Channel, indexed: bool) -> float:
     """Mark or unmark RANGE_KEY as indexed and sync (profile_indexes_sync); seconds it took."""
     from django.core.management import call_command
 
-    from profile_schema.indexes import index_syncs_wait
+    from profile_schema.background import index_syncs_wait
     from profile_schema.services import profile_field_update
 
     field_ = _range_field(channel)
@@ -577,7 +577,7 @@ def _statistics_as_the_services_keep_them(figures: FilterFigures) -> None:
 
     A database seeded before the services kept statistics (or by hand) gets them here, so the
     filters are measured as a channel's own would run."""
-    from profile_schema.indexes import statistics_sync
+    from profile_schema.statistics import statistics_sync
 
     outcomes = statistics_sync()
     made = sorted(o.key for o in outcomes if o.action == "created")

@@ -7,8 +7,11 @@ from copy import copy
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
+from django.contrib.admin import helpers
+from django.contrib.admin.options import IS_POPUP_VAR
+from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -16,8 +19,15 @@ from django.urls import URLPattern, path, reverse
 from crm.admin_scoping import ChannelListFilter, ChannelScopedAdmin
 from crm.permissions import Permission
 from profile_schema import services
-from profile_schema.forms import FieldTypeChangeForm, ProfileFieldAddForm, ProfileFieldChangeForm
+from profile_schema.forms import (
+    FieldTypeChangeForm,
+    ProfileFieldAddForm,
+    ProfileFieldChangeForm,
+    ServiceModelForm,
+    service_errors_show,
+)
 from profile_schema.models import FieldType, ProfileField
+from profile_schema.selectors import profile_fields_in
 
 ADD_FIELDS = ["channel", "key", "name", "type", "sensitive", "masking", "shown_in_profile"]
 CHANGE_FIELDS = [
@@ -38,17 +48,12 @@ CHANGE_FIELDS = [
 INDEX_STATUS_FIELDS = ["index_state", "index_name", "index_error"]
 
 
-class ProfileFieldIndexedChangeForm(ProfileFieldChangeForm):
-    """The change form with the `indexed` flag, written through profile_field_update too."""
+class FormRefused(Exception):
+    """A service refused what a valid admin form asked; its reasons are on the form."""
 
-    class Meta(ProfileFieldChangeForm.Meta):
-        fields = [*ProfileFieldChangeForm.Meta.fields, "indexed"]
-
-    def write(self, data: dict[str, Any]) -> ProfileField:
-        field = super().write(data)
-        if "indexed" not in data:  # read-only for built-in fields
-            return field
-        return services.profile_field_update(field=field, indexed=data["indexed"])
+    def __init__(self, form: ServiceModelForm) -> None:
+        super().__init__("refused by the service")
+        self.form = form
 
 
 @admin.register(ProfileField)
@@ -76,8 +81,15 @@ class ProfileFieldAdmin(ChannelScopedAdmin):
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
     ) -> Any:
-        kwargs["form"] = ProfileFieldIndexedChangeForm if obj else ProfileFieldAddForm
-        return super().get_form(request, obj, change, **kwargs)
+        form = ProfileFieldChangeForm if obj else ProfileFieldAddForm
+        fields = kwargs.pop("fields", None) or flatten_fieldsets(self.get_fieldsets(request, obj))
+        # A field the form declares (the add form's key and masking) is its own, outside the
+        # model fields: the model neither fills nor validates it; the service does.
+        own = [name for name in fields if name not in form.declared_fields]
+        return super().get_form(request, obj, change, form=form, fields=own, **kwargs)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ProfileField]:
+        return profile_fields_in(channel_ids=self.channel_ids(request, self.view_permission))
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return CHANGE_FIELDS if obj else ADD_FIELDS
@@ -89,10 +101,32 @@ class ProfileFieldAdmin(ChannelScopedAdmin):
         fixed = ["channel", "key", "type", "built_in", *INDEX_STATUS_FIELDS]
         return [*fixed, "name", "indexed"] if obj.built_in else fixed
 
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except FormRefused as refused:  # the transaction is rolled back: show the form again
+            return self._form_again(request, refused.form, form_url, extra_context)
+
+    def save_form(self, request: HttpRequest, form: Any, change: bool) -> ProfileField:
+        """Write through the service; a refusal goes back to the form with its reasons."""
+        field = form.stored  # None on the add page
+        try:
+            return self._field_create(form) if field is None else self._field_change(form, field)
+        except ValidationError as error:
+            service_errors_show(form, error)
+            raise FormRefused(form) from error
+
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        # The form has written through the service already (profile_schema.forms).
-        obj.pk = form.saved.pk
-        obj.refresh_from_db()
+        pass  # save_form has written through the service
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        pass  # a field has no relations edited here
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)
@@ -154,6 +188,70 @@ class ProfileFieldAdmin(ChannelScopedAdmin):
         return super().delete_view(
             request, object_id, {**(extra_context or {}), "holder_count": count}
         )
+
+    @staticmethod
+    def _field_create(form: ProfileFieldAddForm) -> ProfileField:
+        data = form.cleaned_data
+        return services.profile_field_create(
+            channel=data["channel"],
+            key=data["key"],
+            name=data["name"],
+            type=data["type"],
+            sensitive=data["sensitive"],
+            masking=data["masking"],
+            shown_in_profile=data["shown_in_profile"],
+        )
+
+    @staticmethod
+    def _field_change(form: ProfileFieldChangeForm, field: ProfileField) -> ProfileField:
+        data = form.cleaned_data
+        changed = services.profile_field_change(
+            field=field,
+            name=data.get("name"),  # absent for built-in fields: read-only there, like indexed
+            order=data["order"],
+            sensitive=data["sensitive"],
+            masking=data["masking"],
+            shown_in_profile=data["shown_in_profile"],
+            indexed=data.get("indexed"),
+        )
+        return changed.field
+
+    def _form_again(
+        self,
+        request: HttpRequest,
+        form: ServiceModelForm,
+        form_url: str,
+        extra_context: dict[str, Any] | None,
+    ) -> HttpResponse:
+        """The add or change page with FORM and its errors, as the admin renders a form that
+        did not validate."""
+        obj = form.stored
+        fieldsets: Any = self.get_fieldsets(request, obj)  # the stubs type them apart
+        admin_form = helpers.AdminForm(
+            form,
+            list(fieldsets),
+            {},
+            self.get_readonly_fields(request, obj),
+            model_admin=self,
+        )
+        title = "Change %s" if obj else "Add %s"
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title % self.opts.verbose_name,
+            "subtitle": str(obj) if obj else None,
+            "adminform": admin_form,
+            "object_id": obj.pk if obj else None,
+            "original": obj,
+            "is_popup": IS_POPUP_VAR in request.POST or IS_POPUP_VAR in request.GET,
+            "to_field": None,
+            "media": self.media + admin_form.media,
+            "inline_admin_formsets": [],
+            "errors": helpers.AdminErrorList(form, []),
+            "preserved_filters": self.get_preserved_filters(request),
+            **(extra_context or {}),
+        }
+        add, change = obj is None, obj is not None
+        return self.render_change_form(request, context, add, change, form_url, obj)
 
     def _writable_object(self, request: HttpRequest, object_id: str, allowed: Any) -> Any:
         field = self.get_object(request, unquote(object_id))

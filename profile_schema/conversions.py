@@ -1,6 +1,6 @@
 """Which stored values convert when a field's type changes, and into what (SQL over jsonb).
 
-A type change is allowed only when every stored value converts (SPEC §4). A pair is listed here
+A type change is allowed only when every stored value converts. A pair is listed here
 when each value of the old type has one obvious reading in the new type:
 
 - string -> number: when the text is a plain decimal, -?digits[.digits] with at most 15 digits

@@ -1,43 +1,38 @@
-"""Admin forms for profile field definitions: each writes through its service, nothing else.
+"""Admin forms for profile field definitions: they validate their fields, nothing else.
 
-A model form would validate the model itself (unique key, constraints) before the service sees
-the input, with a different notion of the key ("age" vs "profile.age"). These forms skip that
-step: once their fields are clean they call the service, and turn its ValidationError into form
-errors. The admin's change view runs inside a transaction, so nothing is kept when a later step
-fails.
+The admin writes through the services once a form is valid (profile_schema.admin) and shows a
+service's refusal on the form (service_errors_show). The model's checks that the services make
+with their own messages (a key unique in its channel, where "age" and "profile.age" are one
+key; partial masking for strings only) are left to them: the add form declares `key` and
+`masking` itself, outside its model fields, so the model neither fills nor validates them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from copy import copy
 from typing import Any
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
-from profile_schema import services
-from profile_schema.models import FieldType, ProfileField
+from profile_schema.models import FieldType, Masking, ProfileField
 
 
 class ServiceModelForm(forms.ModelForm):
-    """A model form whose write is one service call, made once its fields are clean."""
+    """A model form whose write is a service call, made by the admin once it is valid."""
 
-    saved: ProfileField | None = None
+    def __init__(self, *args: Any, instance: ProfileField | None = None, **kwargs: Any) -> None:
+        # Validation fills the form's instance with the input; the service must be given the
+        # field as it is stored, so the form validates on a copy.
+        self.stored = instance
+        kwargs["instance"] = copy(instance)
+        super().__init__(*args, **kwargs)
 
-    def write(self, data: dict[str, Any]) -> ProfileField:
-        raise NotImplementedError
 
-    def _post_clean(self) -> None:
-        # Replaces model validation: the service checks everything and writes.
-        if not self.errors:
-            self._call(lambda: self.write(self.cleaned_data))
-
-    def _call(self, write: Callable[[], ProfileField]) -> None:
-        try:
-            self.saved = write()
-        except ValidationError as error:
-            for field, messages in error.message_dict.items():
-                self.add_error(field if field in self.fields else NON_FIELD_ERRORS, messages)
+def service_errors_show(form: forms.BaseForm, error: ValidationError) -> None:
+    """Show a service's refusal on FORM: each message at its field, or above the form."""
+    for field, messages in error.message_dict.items():
+        form.add_error(field if field in form.fields else NON_FIELD_ERRORS, messages)
 
 
 class ProfileFieldAddForm(ServiceModelForm):
@@ -46,37 +41,17 @@ class ProfileFieldAddForm(ServiceModelForm):
         help_text="camelCase letters and digits, e.g. birthDate (stored as profile.birthDate). "
         "It cannot be changed later; it must equal the key your site sends.",
     )
+    masking = forms.ChoiceField(choices=Masking.choices, initial=Masking.FULL)
 
     class Meta:
         model = ProfileField
-        fields = ["channel", "key", "name", "type", "sensitive", "masking", "shown_in_profile"]
-
-    def write(self, data: dict[str, Any]) -> ProfileField:
-        return services.profile_field_create(
-            channel=data["channel"],
-            key=data["key"],
-            name=data["name"],
-            type=data["type"],
-            sensitive=data["sensitive"],
-            masking=data["masking"],
-            shown_in_profile=data["shown_in_profile"],
-        )
+        fields = ["channel", "name", "type", "sensitive", "shown_in_profile"]  # and the above
 
 
 class ProfileFieldChangeForm(ServiceModelForm):
     class Meta:
         model = ProfileField
-        fields = ["name", "sensitive", "masking", "shown_in_profile", "order"]
-
-    def write(self, data: dict[str, Any]) -> ProfileField:
-        return services.profile_field_update(
-            field=self.instance,
-            name=data.get("name"),  # absent for built-in fields: read-only there
-            order=data["order"],
-            sensitive=data["sensitive"],
-            masking=data["masking"],
-            shown_in_profile=data["shown_in_profile"],
-        )
+        fields = ["name", "sensitive", "masking", "shown_in_profile", "order", "indexed"]
 
 
 class FieldTypeChangeForm(forms.Form):

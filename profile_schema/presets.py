@@ -1,4 +1,5 @@
-"""The fields every channel starts with: built-in fields (SPEC §3.1) and profile presets (§3.2)."""
+"""The fields every channel starts with: built-in fields (the contact's own attributes, whose
+key, type and name are fixed) and profile presets (`profile.*` keys like any other)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Rules of particular profile keys, applied after the String type check (SPEC §3.2).
+"""Rules of particular profile keys (presets), applied after the String type check.
 
 - `email`: an email address (Django's EmailValidator), surrounding spaces dropped; the domain is
   stored lowercased, the local part as written.

@@ -224,7 +224,7 @@ class ProfileValueField(serializers.Field):
     """A DRF field for one profile value: the type's parser in, the stored value out."""
 
     def __init__(self, *, parse: Callable[[object], object], schema: dict[str, Any], **kw: Any):
-        kw.setdefault("allow_null", True)  # null removes the key (API.md PATCH)
+        kw.setdefault("allow_null", True)  # null removes the key (PATCH, docs/api.md)
         super().__init__(**kw)
         self.parse, self.schema = parse, schema
 

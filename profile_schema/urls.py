@@ -1,4 +1,4 @@
-"""/open/v5/profile-fields (API.md)."""
+"""/open/v5/profile-fields (docs/api.md)."""
 
 from django.urls import path
 

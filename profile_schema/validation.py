@@ -4,7 +4,7 @@
 type (profile_schema.types), then the rule of its key (profile_schema.rules), then the limits of a
 whole profile. It reports every problem at once and stores nothing.
 
-The unknown-key rule (SPEC §4): a key that no profile field of the channel defines is REFUSED
+The unknown-key rule: a key that no profile field of the channel defines is REFUSED
 with code `unknown_key`. Nothing is stored and no field is created on the fly: an admin defines
 the key under profile fields first (settings -> profile fields, or the Django admin). Reason:
 every stored value then matches a declared type, so filters never meet a value they cannot
@@ -12,7 +12,7 @@ compare, and a typo in an SDK call cannot grow the schema.
 
 Messages name the key, the rule and the value received (truncated). A sensitive field's value
 is never echoed back: the message describes its kind and length only, since messages reach logs
-and import reports (SPEC §7).
+and import reports.
 """
 
 from __future__ import annotations

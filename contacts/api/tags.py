@@ -41,22 +41,15 @@ from contacts.models import Contact, Tag
 from contacts.representation import epoch_ms
 from contacts.selectors import contacts_for_channel
 from contacts.services import tag_create, tag_delete
-from crm.api import PAGE_LIMIT_DEFAULT, page_limit
+from crm.api import PAGE_LIMIT_DEFAULT, StrictSerializer, page_limit, query_check
 from crm.api_auth import OpenApiView
 from crm.counting import EXACT_COUNT_TIMEOUT_MS, BoundedCount, count_bounded, count_estimate
 from crm.cursors import cursor_decode, cursor_encode
 from crm.errors import InvalidInput, Problem
 from crm.models import Channel
+from crm.openapi import JsonStringField, error_responses, invalid_input, rate_limit_headers
 from crm.permissions import Permission, Viewer
 from crm.session_settings import settings_for_block
-from profile_schema.api import (
-    JsonStringField,
-    StrictSerializer,
-    error_responses,
-    invalid_input,
-    query_check,
-    rate_limit_headers,
-)
 
 SMALL_TAG_ESTIMATE = 10_000  # holders, estimated, under which an exact count is tried again
 _T = TypeVar("_T")

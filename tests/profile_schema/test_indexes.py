@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-import time
-from collections.abc import Iterator
 from io import StringIO
 from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, connection, connections
+from django.db import IntegrityError, connection
 from django.db.models.fields.json import KeyTransform
 from django.test import Client
 from django.urls import reverse
@@ -24,49 +21,25 @@ from psycopg import sql
 from contacts.models import Contact
 from crm.models import Channel
 from profile_schema import indexes
-from profile_schema.indexes import (
-    index_create_sql,
-    index_drop_sql,
-    index_name_for,
-    index_syncs_wait,
-    indexes_present,
-    statistics_create_sql,
-    statistics_drop_sql,
-    statistics_name_for,
-    statistics_present,
-    statistics_supported,
-    statistics_sync,
-    statistics_sync_start,
-)
+from profile_schema.background import index_syncs_wait
+from profile_schema.indexes import index_create_sql, index_drop_sql, index_name_for, indexes_present
 from profile_schema.models import FieldType, IndexState, ProfileField
 from profile_schema.services import profile_field_delete, profile_field_type_change
 from tests.api_clients import credential_client as api
 from tests.crm.factories import manager_in
 from tests.profile_schema.factories import field_in
-
-transactional = pytest.mark.django_db(transaction=True)
-WAIT_SECONDS = 60
-
-
-@pytest.fixture(autouse=True)
-def _no_index_left_behind() -> Iterator[None]:
-    yield
-    index_syncs_wait(WAIT_SECONDS)
-    if not connection.connection:
-        return
-    with connection.cursor() as cursor:
-        for name in indexes_present():
-            cursor.execute(index_drop_sql(name=name).as_string(cursor.connection))
-    statistics_reset()
-
-
-def statistics_reset() -> None:
-    """No statistics objects on the table, whatever the background syncs started by the field
-    services made meanwhile: the next statistics_sync then shows what it creates."""
-    index_syncs_wait(WAIT_SECONDS)
-    with connection.cursor() as cursor:
-        for name in statistics_present():
-            cursor.execute(statistics_drop_sql(name=name).as_string(cursor.connection))
+from tests.profile_schema.schema_objects import (
+    CHECKOUT,
+    WAIT_SECONDS,
+    _no_index_left_behind,  # noqa: F401 -- autouse
+    on_key,
+    seed,
+    statistics_lines,
+    statistics_of,
+    statistics_reset,
+    sync,
+    transactional,
+)
 
 
 def patch(client: Client, key: str, body: dict[str, Any]) -> Any:
@@ -99,24 +72,6 @@ def expected_definition(channel: Channel, key: str) -> str:
         f"(channel_id, ((profile -> '{key}'::text)) DESC NULLS LAST, id DESC)"
         f" WHERE (channel_id = {channel.pk})"
     )
-
-
-def seed(channel: Channel, count: int) -> None:
-    """COUNT contacts of CHANNEL aged 0-99 in turn, copied from one in a single statement."""
-    template = Contact.objects.create(channel=channel, profile={"age": 0})
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = "
-            "'contacts_contact' AND is_generated = 'NEVER' AND column_name NOT IN "
-            "('id', 'profile') ORDER BY ordinal_position"
-        )
-        columns = ", ".join(row[0] for row in cursor.fetchall())
-        cursor.execute(
-            f"INSERT INTO contacts_contact ({columns}, profile) "  # noqa: S608 -- test constants
-            f"SELECT {columns}, jsonb_build_object('age', mod(g, 100)) "
-            "FROM contacts_contact, generate_series(1, %s) AS g WHERE id = %s",
-            [count - 1, template.pk],
-        )
 
 
 def plan(sql: str, params: list[Any]) -> str:
@@ -247,22 +202,6 @@ def test_a_type_change_to_a_list_unmarks_the_field_and_drops_the_index(channel: 
 # -- the durable path: manage.py profile_indexes_sync ---------------------------------------------
 
 
-def sync() -> str:
-    out = StringIO()
-    call_command("profile_indexes_sync", stdout=out)
-    return out.getvalue()
-
-
-# Every channel has this Datetime preset, so its key has statistics wherever a channel exists.
-CHECKOUT = "profile.lastCheckoutCompletedAt"
-
-
-def statistics_lines(action: str, *keys: str) -> str:
-    """The command's lines for the statistics of KEYS, in the order it writes them (by name)."""
-    names = sorted((statistics_name_for(key), key) for key in keys)
-    return "".join(f"{action} statistics {name} ({key})\n" for name, key in names)
-
-
 @transactional
 def test_the_command_builds_what_a_dead_thread_left_and_drops_orphans(channel: Channel) -> None:
     field = field_in(channel, "age", FieldType.NUMBER)
@@ -348,16 +287,6 @@ def test_a_failed_build_is_recorded_and_the_command_fails(
     assert valid(name) is None  # the invalid leftover was dropped
 
 
-@pytest.mark.django_db
-def test_the_build_connection_has_no_statement_timeout() -> None:
-    with indexes._ddl_cursor() as cursor:
-        cursor.execute("SHOW statement_timeout")
-        assert cursor.fetchone()[0] == "0"
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW statement_timeout")
-        assert cursor.fetchone()[0] != "0"  # requests keep theirs
-
-
 # -- the Django admin ---------------------------------------------------------------------------
 
 
@@ -411,254 +340,3 @@ def test_a_built_in_fields_index_flag_is_read_only_in_the_admin(channel: Channel
 
     assert response.status_code == 302
     assert state(field) == (False, IndexState.NONE, "")
-
-
-# -- planner statistics on range-capable keys ----------------------------------------------------
-
-
-def statistics_of(*keys: str) -> dict[str, str]:
-    """The definition of each of KEYS' statistics objects that exists."""
-    names = {statistics_name_for(key): key for key in keys}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT stxname, pg_get_statisticsobjdef(oid) FROM pg_statistic_ext "
-            "WHERE stxname = ANY(%s)",
-            [list(names)],
-        )
-        return {names[name]: definition.split(" ON ", 1)[1] for name, definition in cursor}
-
-
-def on_key(key: str) -> str:
-    return f"(profile -> '{key}'::text) FROM contacts_contact"
-
-
-def test_statistics_names_are_one_per_key_deterministic_short_and_tell_case_apart() -> None:
-    digest = hashlib.sha256(b"lastPurchaseAt").hexdigest()[:8]
-
-    assert statistics_name_for("profile.lastPurchaseAt") == f"contact_ps_lastpurchaseat_{digest}"
-    assert statistics_name_for("lastPurchaseAt") == statistics_name_for("profile.lastPurchaseAt")
-    assert statistics_name_for("userId") != statistics_name_for("userID")
-    assert len(statistics_name_for("k" + "Y" * 62)) == 63
-
-
-def test_statistics_follow_the_types_that_compare_ranges() -> None:
-    wanted = {type_ for type_ in FieldType.values if statistics_supported(type_)}
-
-    assert wanted == {FieldType.NUMBER, FieldType.DATE, FieldType.DATETIME}
-
-
-@transactional
-def test_a_range_key_has_statistics_without_the_flag_shared_by_channels_until_the_last_goes(
-    channel: Channel, other_channel: Channel
-) -> None:
-    ours = field_in(channel, "points", FieldType.NUMBER)
-    theirs = field_in(other_channel, "points", FieldType.NUMBER)
-    field_in(channel, "signupDate", FieldType.DATE)
-    field_in(other_channel, "paidAt", FieldType.DATETIME)
-    field_in(channel, "nickname", FieldType.STRING)
-    field_in(channel, "interests", FieldType.LIST)
-    keys = ("profile.points", "profile.signupDate", "profile.paidAt", CHECKOUT)
-    statistics_reset()
-
-    created = statistics_sync()
-
-    assert not ours.indexed and indexes_present() == []
-    assert [(s.action, s.key) for s in created] == sorted(
-        [("created", key) for key in keys], key=lambda s: statistics_name_for(s[1])
-    )
-    assert statistics_of(*keys, "profile.nickname", "profile.interests") == {
-        key: on_key(key.removeprefix("profile.")) for key in keys
-    }
-    assert sorted(statistics_present()) == sorted(statistics_name_for(key) for key in keys)
-    assert {s.action for s in statistics_sync()} == {"kept"}
-
-    profile_field_delete(field=ours, confirm_count=0)
-    index_syncs_wait(WAIT_SECONDS)
-    statistics_sync()
-    assert statistics_of("profile.points") == {"profile.points": on_key("points")}
-
-    profile_field_delete(field=theirs, confirm_count=0)
-    index_syncs_wait(WAIT_SECONDS)
-    statistics_sync()
-    assert statistics_of("profile.points") == {}
-
-
-@transactional
-def test_a_type_change_gives_or_takes_the_statistics(channel: Channel) -> None:
-    field = field_in(channel, "code", FieldType.STRING)
-    statistics_sync()
-    assert statistics_of("profile.code") == {}
-
-    profile_field_type_change(field=field, type=FieldType.NUMBER)
-    statistics_sync()
-    assert statistics_of("profile.code") == {"profile.code": on_key("code")}
-
-    profile_field_type_change(field=field, type=FieldType.STRING)
-    statistics_sync()
-    assert statistics_of("profile.code") == {}
-
-
-@transactional
-def test_the_background_sync_creates_them_after_commit(channel: Channel) -> None:
-    field_in(channel, "points", FieldType.NUMBER)
-    statistics_reset()
-
-    statistics_sync_start()
-    index_syncs_wait(WAIT_SECONDS)
-
-    assert statistics_of("profile.points") == {"profile.points": on_key("points")}
-
-
-def test_starts_while_a_statistics_sync_runs_make_it_run_once_more(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    runs: list[int] = []
-
-    def slow_sync() -> list[Any]:
-        runs.append(1)
-        time.sleep(0.3)
-        return []
-
-    monkeypatch.setattr(indexes, "statistics_sync", slow_sync)
-
-    for _ in range(20):  # as 20 fields created in a row do on commit
-        statistics_sync_start()
-    index_syncs_wait(WAIT_SECONDS)
-
-    assert len(runs) == 2  # the first start's run, then one for all the starts during it
-    statistics_sync_start()
-    index_syncs_wait(WAIT_SECONDS)
-    assert len(runs) == 3
-
-
-@transactional
-def test_the_command_creates_missing_statistics_and_drops_leftovers(channel: Channel) -> None:
-    field_in(channel, "points", FieldType.NUMBER)
-    statistics_reset()  # as if no sync had run since the fields came
-    leftover = "contact_ps_2467dae1282a7c7646d1"  # a name of the per-index kind they once had
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE STATISTICS {leftover} ON ((profile -> 'age')) FROM contacts_contact"
-        )
-
-    out = sync()
-
-    lines = {leftover: f"dropped statistics {leftover} (no field)\n"}
-    for key in ("profile.points", CHECKOUT):
-        lines[statistics_name_for(key)] = statistics_lines("created", key)
-    assert out == "".join(lines[name] for name in sorted(lines)) + (
-        "0 indexes and 3 statistics in sync.\n"
-    )
-    assert sorted(statistics_present()) == sorted(
-        statistics_name_for(key) for key in ("profile.points", CHECKOUT)
-    )
-
-
-@transactional
-def test_the_statistics_wait_for_a_lock_on_the_table_without_holding_it(
-    channel: Channel,
-) -> None:
-    field_in(channel, "points", FieldType.NUMBER)
-    statistics_reset()
-    holder = connections.create_connection(DEFAULT_DB_ALIAS)
-    try:
-        holder.ensure_connection()
-        holder.set_autocommit(False)
-        with holder.cursor() as cursor:
-            # What CREATE INDEX CONCURRENTLY holds while it builds.
-            cursor.execute("LOCK TABLE contacts_contact IN SHARE UPDATE EXCLUSIVE MODE")
-            statistics_sync_start()
-            time.sleep(1)
-            assert statistics_of("profile.points") == {}
-            holder.rollback()
-        index_syncs_wait(WAIT_SECONDS)
-    finally:
-        holder.close()
-
-    assert statistics_of("profile.points") == {"profile.points": on_key("points")}
-
-
-@transactional
-def test_a_drop_waits_for_the_tables_readers_and_then_goes(channel: Channel) -> None:
-    field = field_in(channel, "points", FieldType.NUMBER)
-    statistics_sync()
-    ProfileField.objects.filter(pk=field.pk).delete()  # no sync on commit: the test drives it
-    index_syncs_wait(WAIT_SECONDS)
-    reader = connections.create_connection(DEFAULT_DB_ALIAS)
-    try:
-        reader.ensure_connection()
-        reader.set_autocommit(False)
-        with reader.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM contacts_contact")  # holds ACCESS SHARE
-            statistics_sync_start()
-            time.sleep(1)
-            assert statistics_of("profile.points") == {"profile.points": on_key("points")}
-            reader.rollback()
-        index_syncs_wait(WAIT_SECONDS)
-    finally:
-        reader.close()
-
-    assert statistics_of("profile.points") == {}
-
-
-@transactional
-def test_queries_planned_while_statistics_are_dropped_do_not_fail() -> None:
-    stop = threading.Event()
-    failures: list[str] = []
-
-    def plan_in_a_loop() -> None:
-        reader = connections.create_connection(DEFAULT_DB_ALIAS)
-        try:
-            with reader.cursor() as cursor:
-                while not stop.is_set():
-                    try:
-                        cursor.execute(
-                            "EXPLAIN SELECT id FROM contacts_contact "
-                            "WHERE profile -> 'points' > '5'::jsonb"
-                        )
-                    except DatabaseError as error:
-                        failures.append(str(error).splitlines()[0])
-        finally:
-            reader.close()
-
-    readers = [threading.Thread(target=plan_in_a_loop) for _ in range(3)]
-    for reader in readers:
-        reader.start()
-    try:
-        with indexes._ddl_cursor() as cursor:
-            cursor.execute("SET lock_timeout = '100ms'")
-            for _ in range(600):
-                cursor.execute(statistics_create_sql(key="points").as_string(cursor.connection))
-                indexes.statistics_drop(cursor, statistics_name_for("points"))
-    finally:
-        stop.set()
-        for reader in readers:
-            reader.join()
-
-    assert failures == []
-
-
-def range_estimate(channel: Channel, over: int) -> int:
-    contacts = Contact.objects.filter(channel=channel, profile__age__gt=over)
-    plan = json.loads(contacts.values("id").explain(format="json"))
-    return int(plan[0]["Plan"]["Plan Rows"])
-
-
-@transactional
-def test_with_statistics_a_range_on_an_unindexed_key_is_estimated_close_to_the_truth(
-    channel: Channel,
-) -> None:
-    field_in(channel, "age", FieldType.NUMBER)
-    seed(channel, 20_000)  # ages 0-99 in turn: 2 % are over 97
-    truth = Contact.objects.filter(channel=channel, profile__age__gt=97).count()
-    statistics_reset()
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE contacts_contact")
-    guessed = range_estimate(channel, 97)
-
-    statistics_sync()  # creates them and analyzes the profile column
-    estimated = range_estimate(channel, 97)
-
-    assert truth == 400
-    assert guessed > 10 * truth  # a third of the table without them
-    assert truth / 1.5 <= estimated <= truth * 1.5

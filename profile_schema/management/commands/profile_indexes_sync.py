@@ -7,7 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from profile_schema.indexes import indexes_sync_all, statistics_sync
+from profile_schema.indexes import indexes_sync_all
+from profile_schema.statistics import statistics_sync
 
 
 class Command(BaseCommand):

@@ -1,4 +1,5 @@
-"""Profile field services: create, update, reorder, type change, delete; refusals store nothing."""
+"""Changing a profile field: name, flags, order, index flag and type in one transaction; the
+stored values of a new type convert after, in batches."""
 
 from __future__ import annotations
 
@@ -7,155 +8,26 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from contacts.models import Contact
 from crm.models import Channel
 from profile_schema import stored_values
 from profile_schema.models import FieldType, Masking, ProfileField
-from profile_schema.presets import BUILT_IN_FIELDS, PROFILE_PRESETS
 from profile_schema.services import (
-    StaleConfirmation,
     TypeChangeBlocked,
-    profile_field_create,
-    profile_field_delete,
-    profile_field_delete_preview,
+    profile_field_change,
+    profile_field_change_save,
+    profile_field_convert_batch,
     profile_field_type_change,
     profile_field_type_change_blockers,
     profile_field_update,
-    profile_fields_reorder,
 )
 from tests.contacts.factories import ContactFactory
 from tests.profile_schema.factories import field_in
+from tests.profile_schema.services.outcomes import error_of, profiles
 
-PRESET_COUNT = len(BUILT_IN_FIELDS) + len(PROFILE_PRESETS)
-
-
-def field_snapshot(channel: Channel) -> list[tuple[Any, ...]]:
-    return list(
-        ProfileField.objects.filter(channel=channel)
-        .order_by("key")
-        .values_list("key", "name", "type", "sensitive", "masking", "shown_in_profile", "order")
-    )
-
-
-def profiles(channel: Channel) -> list[dict[str, Any]]:
-    return list(
-        Contact.objects.filter(channel=channel).order_by("id").values_list("profile", flat=True)
-    )
-
-
-def error_of(call: Any, **kwargs: Any) -> dict[str, list[str]]:
-    with pytest.raises(ValidationError) as caught:
-        call(**kwargs)
-    return caught.value.message_dict
-
-
-# -- create -----------------------------------------------------------------------------------
-
-
-def test_a_field_is_created_with_its_full_key_after_the_others(channel: Channel) -> None:
-    field = profile_field_create(
-        channel=channel,
-        key="birthDate",
-        name=" Birth date ",
-        type=FieldType.DATE,
-        sensitive=True,
-        shown_in_profile=False,
-    )
-
-    assert (field.key, field.name, field.type, field.built_in) == (
-        "profile.birthDate",
-        "Birth date",
-        "date",
-        False,
-    )
-    assert (field.sensitive, field.masking, field.shown_in_profile, field.order) == (
-        True,
-        Masking.FULL,
-        False,
-        PRESET_COUNT,
-    )
-
-
-def test_a_prefixed_key_is_accepted_too(channel: Channel) -> None:
-    assert profile_field_create(
-        channel=channel, key="profile.age", name="Age", type="number"
-    ).key == ("profile.age")
-
-
-@pytest.mark.parametrize(
-    ("key", "type_", "masking", "errors"),
-    [
-        ("Age", "number", "full", {"key"}),
-        ("shoe_size", "number", "full", {"key"}),
-        ("shoe size", "number", "full", {"key"}),
-        ("1st", "number", "full", {"key"}),
-        ("a" * 64, "number", "full", {"key"}),
-        ("web.browser", "string", "full", {"key"}),
-        ("tags", "list", "full", {"key"}),
-        ("lastSeenAt", "datetime", "full", {"key"}),
-        ("web", "string", "full", {"key"}),
-        ("email", "string", "full", {"key"}),
-        ("age", "money", "full", {"type"}),
-        ("age", "number", "partial", {"masking"}),
-        ("age", "number", "hidden", {"masking"}),
-    ],
-)
-def test_a_field_that_breaks_a_rule_is_refused_and_nothing_is_stored(
-    channel: Channel, key: str, type_: str, masking: str, errors: set[str]
-) -> None:
-    before = field_snapshot(channel)
-
-    refused = error_of(
-        profile_field_create, channel=channel, key=key, name="X", type=type_, masking=masking
-    )
-
-    assert set(refused) == errors
-    assert field_snapshot(channel) == before
-
-
-def test_the_refusals_say_what_is_allowed(channel: Channel) -> None:
-    assert error_of(
-        profile_field_create, channel=channel, key="Age", name="Age", type="number"
-    ) == {
-        "key": [
-            "'Age': a data key is camelCase letters and digits, starting with a lowercase letter, "
-            "at most 63 characters (e.g. 'birthDate' or 'profile.birthDate')."
-        ]
-    }
-    assert error_of(profile_field_create, channel=channel, key="tags", name="T", type="list") == {
-        "key": ["'tags' is the name of a built-in field; choose another data key."]
-    }
-    assert error_of(
-        profile_field_create, channel=channel, key="email", name="E", type="string"
-    ) == {"key": ["profile.email is already defined in this channel."]}
-    assert error_of(profile_field_create, channel=channel, key="age", name=" ", type="number") == {
-        "name": ["A display name is 1 to 100 characters; got 0."]
-    }
-
-
-def test_the_same_key_may_exist_in_two_channels(channel: Channel, other_channel: Channel) -> None:
-    field_in(channel, "age", FieldType.NUMBER)
-
-    assert field_in(other_channel, "age", FieldType.STRING).type == "string"
-
-
-def test_a_deleted_preset_with_a_rule_comes_back_only_as_a_string(channel: Channel) -> None:
-    email = ProfileField.objects.get(channel=channel, key="profile.email")
-    profile_field_delete(field=email, confirm_count=0)
-
-    refused = error_of(profile_field_create, channel=channel, key="email", name="E", type="number")
-
-    assert refused == {
-        "type": ["profile.email has a rule for its values and stays a String field."]
-    }
-    assert field_in(channel, "email", FieldType.STRING).key == "profile.email"
-
-
-# -- update and reorder -----------------------------------------------------------------------
+# -- name, flags and order --------------------------------------------------------------------
 
 
 def test_a_field_changes_name_flags_and_order_but_keeps_key_and_type(channel: Channel) -> None:
@@ -204,37 +76,6 @@ def test_partial_masking_is_refused_on_a_number_field(channel: Channel) -> None:
     field.refresh_from_db()
     assert refused == {"masking": ["A number field masks full; partial masking is for strings."]}
     assert (field.masking, field.sensitive) == ("full", False)
-
-
-def test_fields_are_reordered_by_a_list_of_every_key(channel: Channel) -> None:
-    keys = list(ProfileField.objects.filter(channel=channel).values_list("key", flat=True))
-    wanted = list(reversed(keys))
-
-    profile_fields_reorder(channel=channel, keys=wanted)
-
-    assert (
-        list(ProfileField.objects.filter(channel=channel).values_list("key", flat=True)) == wanted
-    )
-    assert ProfileField.objects.get(channel=channel, key=wanted[0]).order == 0
-
-
-def test_a_reorder_with_missing_unknown_or_repeated_keys_changes_nothing(
-    channel: Channel,
-) -> None:
-    keys = list(ProfileField.objects.filter(channel=channel).values_list("key", flat=True))
-    before = field_snapshot(channel)
-    wanted = [*keys[2:], "profile.shoeSize", keys[2]]
-
-    refused = error_of(profile_fields_reorder, channel=channel, keys=wanted)
-
-    assert refused == {
-        "keys": [
-            f"Listed twice: {keys[2]}.",
-            "Not fields here: profile.shoeSize.",
-            f"Missing (list every field of the channel): {', '.join(sorted(keys[:2]))}.",
-        ]
-    }
-    assert field_snapshot(channel) == before
 
 
 # -- type change ------------------------------------------------------------------------------
@@ -435,75 +276,171 @@ def test_a_type_change_converts_in_batches(channel: Channel, monkeypatch: Any) -
     assert [p["points"] for p in profiles(channel)] == [1, 2, 3, 4, 5]
 
 
-# -- delete -----------------------------------------------------------------------------------
+# -- one change, one transaction (profile_field_change) ---------------------------------------
 
 
-def test_the_delete_preview_counts_the_contacts_holding_a_value(
-    channel: Channel, other_channel: Channel
-) -> None:
-    field = field_in(channel, "grade")
-    ContactFactory.create_batch(3, channel=channel, profile={"grade": "gold"})
-    ContactFactory(channel=channel, profile={"name": "Kim"})
-    ContactFactory(channel=other_channel, profile={"grade": "gold"})
-
-    assert profile_field_delete_preview(field=field) == 3
+def stored(field: ProfileField) -> dict[str, Any]:
+    """FIELD's definition as the database holds it."""
+    columns = ["name", "type", "sensitive", "masking", "shown_in_profile", "order", "indexed"]
+    return ProfileField.objects.filter(pk=field.pk).values(*columns, "index_state").get()
 
 
-def test_a_stale_confirmation_is_refused_and_nothing_is_removed(channel: Channel) -> None:
-    field = field_in(channel, "grade")
-    ContactFactory.create_batch(2, channel=channel, profile={"grade": "gold"})
-    confirmed = profile_field_delete_preview(field=field)
-    ContactFactory(channel=channel, profile={"grade": "silver"})
-    before = profiles(channel)
+def test_a_type_and_flags_change_together_and_the_values_convert(channel: Channel) -> None:
+    field = field_in(channel, "points", FieldType.STRING, masking=Masking.PARTIAL, sensitive=True)
+    for value in ["12", "-3.5"]:
+        ContactFactory(channel=channel, profile={"points": value})
 
-    with pytest.raises(StaleConfirmation) as caught:
-        profile_field_delete(field=field, confirm_count=confirmed)
+    changed = profile_field_change(
+        field=field, type=FieldType.NUMBER, name="Points", order=3, indexed=True
+    )
 
-    assert caught.value.count == 3
-    assert caught.value.message_dict == {
-        "confirm_count": [
-            "3 contacts now hold a value of profile.grade, not 2 as confirmed; review the new "
-            "count and confirm again."
-        ]
+    expected = {
+        "name": "Points",
+        "type": "number",
+        "sensitive": True,
+        "masking": "full",  # partial masking is for strings
+        "shown_in_profile": True,
+        "order": 3,
+        "indexed": True,
+        "index_state": "pending",
     }
-    assert ProfileField.objects.filter(pk=field.pk).exists()
-    assert profiles(channel) == before
+    assert changed.converted == 2
+    assert stored(field) == expected
+    assert {name: getattr(field, name) for name in expected} == expected
+    assert [p["points"] for p in profiles(channel)] == [12, -3.5]
 
 
-def test_a_delete_removes_the_values_from_every_contact_in_batches(
-    channel: Channel, other_channel: Channel, monkeypatch: Any
-) -> None:
-    monkeypatch.setattr(stored_values, "BATCH_SIZE", 2)
-    field = field_in(channel, "grade")
-    for grade in ["gold", "silver", "bronze", "gold", "tin"]:
-        ContactFactory(channel=channel, profile={"grade": grade, "name": "Kim"})
-    ContactFactory(channel=channel, profile={"name": "Lee"})
-    theirs = ContactFactory(channel=other_channel, profile={"grade": "gold"})
+def test_the_definition_is_saved_once_for_a_type_and_flags(channel: Channel) -> None:
+    field = field_in(channel, "points")
 
     with CaptureQueriesContext(connection) as queries:
-        removed = profile_field_delete(field=field, confirm_count=5)
+        profile_field_change(field=field, type=FieldType.NUMBER, name="Points", sensitive=True)
 
-    updates = [
-        q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE contacts_contact")
-    ]
-    assert removed == 5
-    assert len(updates) == 2 * 3  # the batches, then the final sweep
-    assert profiles(channel) == [{"name": "Kim"}] * 5 + [{"name": "Lee"}]
-    assert not ProfileField.objects.filter(pk=field.pk).exists()
-    theirs.refresh_from_db()
-    assert theirs.profile == {"grade": "gold"}
+    saves = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    assert len([s for s in saves if '"profile_schema_profilefield"' in s]) == 1
 
 
-def test_a_preset_can_be_deleted_but_a_built_in_cannot(channel: Channel) -> None:
-    referrer = ProfileField.objects.get(channel=channel, key="profile.referrer")
-    built_in = ProfileField.objects.get(channel=channel, key="tags")
+def test_a_flag_refused_for_the_new_type_leaves_the_type_and_values_unchanged(
+    channel: Channel,
+) -> None:
+    field = field_in(channel, "hobby", FieldType.STRING, sensitive=True)
+    ContactFactory(channel=channel, profile={"hobby": "golf"})
+    before, values = stored(field), profiles(channel)
 
-    profile_field_delete(field=referrer, confirm_count=0)
-    refused = error_of(profile_field_delete, field=built_in, confirm_count=0)
+    refused = error_of(
+        profile_field_change, field=field, type=FieldType.LIST, name="Hobbies", indexed=True
+    )
 
-    assert refused == {"key": ["tags is a built-in field; it cannot be deleted."]}
-    assert list(
-        ProfileField.objects.filter(
-            channel=channel, key__in=["profile.referrer", "tags"]
-        ).values_list("key", flat=True)
-    ) == ["tags"]
+    assert refused == {
+        "indexed": [
+            "profile.hobby is a List field, whose filters use the profile index already; "
+            "per-key indexes serve ranges and sorting of String, Number, Date, Datetime fields."
+        ]
+    }
+    assert (stored(field), profiles(channel)) == (before, values)
+    assert (field.type, field.name) == ("string", "hobby")
+
+
+def test_a_masking_is_checked_against_the_new_type(channel: Channel) -> None:
+    field = field_in(channel, "code", FieldType.STRING)
+    before = stored(field)
+
+    refused = error_of(
+        profile_field_change, field=field, type=FieldType.NUMBER, masking=Masking.PARTIAL
+    )
+
+    assert refused == {"masking": ["A number field masks full; partial masking is for strings."]}
+    assert stored(field) == before
+
+
+def test_a_blocked_type_leaves_the_flags_unchanged(channel: Channel) -> None:
+    field = field_in(channel, "code", FieldType.STRING)
+    for value in ["12", "A-7"]:
+        ContactFactory(channel=channel, profile={"code": value})
+    before, values = stored(field), profiles(channel)
+
+    with pytest.raises(TypeChangeBlocked) as caught:
+        profile_field_change(
+            field=field, type=FieldType.NUMBER, name="Code", order=1, sensitive=True, indexed=True
+        )
+
+    assert caught.value.count == 1
+    assert caught.value.message_dict == {
+        "type": [
+            "1 contacts hold a value of profile.code that cannot become Number. From string to "
+            "number: only when the text is a plain decimal number such as '42' or '-3.5' (at "
+            "most 15 digits on each side of the point, no leading zero). Change or remove those "
+            "values first."
+        ]
+    }
+    assert (stored(field), profiles(channel)) == (before, values)
+    assert (field.name, field.indexed) == ("code", False)
+
+
+def test_a_retype_to_a_type_without_index_unmarks_the_field(channel: Channel) -> None:
+    field = field_in(channel, "hobby", FieldType.STRING, indexed=True)
+
+    changed = profile_field_change(field=field, type=FieldType.LIST, shown_in_profile=False)
+
+    assert changed.converted == 0
+    assert stored(field) == {
+        "name": "hobby",
+        "type": "list",
+        "sensitive": False,
+        "masking": "full",
+        "shown_in_profile": False,
+        "order": field.order,
+        "indexed": False,
+        "index_state": "pending",  # the sync drops the index after commit
+    }
+
+
+# -- the type change's batches, one at a time -------------------------------------------------
+
+
+def test_after_the_switch_the_values_convert_one_batch_at_a_time_and_resume(
+    channel: Channel, other_channel: Channel
+) -> None:
+    field = field_in(channel, "points")
+    field_in(other_channel, "points")
+    ours = []
+    for value in ["1", "2", "3"]:
+        ours.append(ContactFactory(channel=channel, profile={"points": value}))
+        ContactFactory(channel=other_channel, profile={"points": value})
+
+    source = profile_field_change_save(field=field, type=FieldType.NUMBER)
+    assert (source, stored(field)["type"]) == ("string", "number")  # switched first
+
+    assert profile_field_convert_batch(field=field, source=source, after=0) == (ours[2].pk, 3)
+    assert profile_field_convert_batch(field=field, source=source, after=0) == (ours[2].pk, 0)
+    assert profile_field_convert_batch(field=field, source=source, after=ours[2].pk) == (None, 0)
+    assert [p["points"] for p in profiles(channel)] == [1, 2, 3]
+    assert [p["points"] for p in profiles(other_channel)] == ["1", "2", "3"]
+
+
+def test_a_type_change_resumes_from_the_last_batch_done(
+    channel: Channel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stored_values, "BATCH_SIZE", 2)
+    field = field_in(channel, "points")
+    contacts = [ContactFactory(channel=channel, profile={"points": str(n)}) for n in range(5)]
+    source = profile_field_change_save(field=field, type=FieldType.NUMBER)
+
+    first = profile_field_convert_batch(field=field, source=source, after=0)
+    assert first == (contacts[1].pk, 2)
+    assert [p["points"] for p in profiles(channel)] == [0, 1, "2", "3", "4"]
+
+    # A job stopped here resumes from the last id it recorded.
+    assert profile_field_convert_batch(field=field, source=source, after=contacts[1].pk) == (
+        contacts[3].pk,
+        2,
+    )
+    assert profile_field_convert_batch(field=field, source=source, after=contacts[3].pk) == (
+        contacts[4].pk,
+        1,
+    )
+    assert profile_field_convert_batch(field=field, source=source, after=contacts[4].pk) == (
+        None,
+        0,
+    )
+    assert [p["points"] for p in profiles(channel)] == [0, 1, 2, 3, 4]

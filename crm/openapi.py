@@ -1,0 +1,111 @@
+"""API plumbing the /open/v5 endpoints share: the OpenAPI description of rate-limit headers and
+error responses, strict JSON fields, and the refusals built from a service's errors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from crm.api import ApiErrorSerializer, error_response
+from crm.errors import InvalidInput, Problem
+
+COUNT_HEADER = "x-contacts-count"
+_STATUS_TEXT = {
+    400: "Refused input: every problem is listed under `errors`; nothing changed.",
+    401: "Missing or wrong credentials.",
+    403: "The role lacks the permission this needs; nothing changed.",
+    404: "Nothing of that name in this channel.",
+    409: "The data is in the way (see the message); nothing changed.",
+    415: "The body is not JSON.",
+    429: "Too many requests; retry after `Retry-After` seconds.",
+}
+
+
+def rate_limit_headers(codes: list[int]) -> list[OpenApiParameter]:
+    """The x-ratelimit-* response headers of CODES (and 429), sent once a request passed
+    authentication and the permission check; Retry-After on a 429."""
+    described = {
+        "x-ratelimit-limit": "Requests allowed in the window.",
+        "x-ratelimit-remaining": "Requests left in the window.",
+        "x-ratelimit-reset": "Seconds until the window resets.",
+    }
+    codes = [*codes, 429]
+    return [
+        *(
+            OpenApiParameter(name, int, OpenApiParameter.HEADER, description=text, response=codes)
+            for name, text in described.items()
+        ),
+        OpenApiParameter(
+            "Retry-After", int, OpenApiParameter.HEADER, description="Seconds.", response=[429]
+        ),
+    ]
+
+
+def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
+    """The error responses of an operation, each in the one error shape."""
+    return {code: OpenApiResponse(ApiErrorSerializer, _STATUS_TEXT[code]) for code in codes}
+
+
+def count_header(description: str) -> OpenApiParameter:
+    """The x-contacts-count header of a 409."""
+    return OpenApiParameter(
+        COUNT_HEADER, int, OpenApiParameter.HEADER, description=description, response=[409]
+    )
+
+
+def invalid_input(error: ValidationError, names: Mapping[str, str] | None = None) -> InvalidInput:
+    """A service's ValidationError as an API 400, keys renamed by NAMES, every problem kept."""
+    names = names or {}
+    if not hasattr(error, "error_dict"):
+        return InvalidInput(
+            Problem("body", item.code or "invalid", message)
+            for item in error.error_list
+            for message in item.messages
+        )
+    return InvalidInput(
+        Problem(names.get(name, "body" if name == "__all__" else name), item.code or "invalid", m)
+        for name, items in error.error_dict.items()
+        for item in items
+        for m in item.messages
+    )
+
+
+def conflict(message: str, *, key: str, code: str, count: int) -> Response:
+    """A 409 naming COUNT in the message, the problem and the x-contacts-count header."""
+    response = error_response(409, message, [Problem(key, code, message)])
+    response[COUNT_HEADER] = str(count)
+    return response
+
+
+class JsonBooleanField(serializers.BooleanField):
+    """true or false, as JSON booleans only (no "yes", 1 or "true")."""
+
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+class JsonIntegerField(serializers.IntegerField):
+    """A JSON integer (not a string, a bool or a fraction)."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return int(super().to_internal_value(data))
+
+
+class JsonStringField(serializers.CharField):
+    """A JSON string (a number is not taken for one)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
