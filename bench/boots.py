@@ -38,6 +38,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import psycopg
 
@@ -145,9 +146,7 @@ def measure_boots(
     from django.conf import settings
 
     figures = BootFigures(
-        limiter=f"Redis ({settings.RATE_LIMIT_REDIS_URL})"
-        if settings.RATE_LIMIT_REDIS_URL
-        else "PostgreSQL (no REDIS_URL)",
+        limiter=_limiter(settings.RATE_LIMIT_REDIS_URL),
         prepare_threshold=str(settings.DATABASES["default"]["OPTIONS"].get("prepare_threshold")),
     )
     _load_contacts_delete(channel)
@@ -187,6 +186,14 @@ def measure_boots(
     _load_contacts_delete(channel)
     figures.vacuum_seconds = _vacuum()
     return figures
+
+
+def _limiter(redis_url: str) -> str:
+    """Where the rate-limit counters live, naming Redis's host but never its password."""
+    if not redis_url:
+        return "PostgreSQL (no REDIS_URL)"
+    parts = urlsplit(redis_url)
+    return f"Redis ({parts.hostname}:{parts.port or 6379})"
 
 
 def _vacuum() -> float:
