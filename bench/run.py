@@ -1,6 +1,6 @@
 """Seed a `crm_bench` database and time the contact list, the admin changelist and counts,
-then the filtered lists through the REST API (bench/filters.py) and the SDK boots under load
-(bench/boots.py), both through a gunicorn server on loopback.
+then the filtered lists through the REST API (bench/filters/) and the SDK boots under load
+(bench/boots/), both through a gunicorn server on loopback.
 
 Run as ``python -m bench.run [--contacts N] [--channels M] [--repeat R] [--reuse]`` with
 DATABASE_URL set (``make bench`` does it). The database named there is never touched: the
@@ -94,7 +94,7 @@ def _shown(path: Path) -> str:
 
 
 def filters_section(url: str, args: argparse.Namespace) -> str:
-    """Filtered lists through the REST API against their SQL (bench/filters.py)."""
+    """Filtered lists through the REST API against their SQL (bench/filters/)."""
     from bench.filters import filters_report, measure_filters
 
     started = time.perf_counter()
@@ -105,7 +105,7 @@ def filters_section(url: str, args: argparse.Namespace) -> str:
 
 
 def boots_section(url: str, args: argparse.Namespace) -> str:
-    """SDK boots under load against the upsert alone (bench/boots.py)."""
+    """SDK boots under load against the upsert alone (bench/boots/)."""
     from bench.boots import boots_report, measure_boots
 
     started = time.perf_counter()
