@@ -28,6 +28,7 @@ lint: install
 	$(VENV)/bin/lint-imports
 	DEBUG=1 $(EMBED) sh -c '$(VENV)/bin/mypy . && $(PY) manage.py makemigrations --check --dry-run && $(PY) manage.py check'
 
+# Seeds crm_bench, measures, and writes the report to bench/results/<date>-<commit>.md.
 bench: install
 	DEBUG=$${DEBUG:-1} $(EMBED) $(PY) -m bench.run $(BENCH_ARGS)
 

@@ -1,13 +1,15 @@
-"""manage.py seed_bench: the skewed tenant mix, valid rows, indexes and keys put back."""
+"""bench.seed through manage.py seed_bench: the skewed tenant mix, valid rows, indexes and keys
+put back, the same data for the same seed."""
 
 from __future__ import annotations
 
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 
+from bench.seed.loader import LoadPlan, batch_seed
 from contacts.models import Contact, Event, Tag
 from crm.models import Channel
 from profile_schema.rules import landline_number_clean, mobile_number_clean
@@ -91,3 +93,24 @@ def test_the_same_seed_gives_the_same_data_and_reset_replaces_it() -> None:
     again = sorted(Contact.objects.values_list("member_id", "veil_id", "name"), key=str)
     assert again == first
     assert Channel.objects.filter(name__startswith="bench-").count() == 3
+
+
+def test_batches_cover_every_contact_once_in_order() -> None:
+    plan = LoadPlan(contacts=2_500, events_per_contact=1, batch_size=1_000, seed=7, params={})
+
+    assert plan.batches() == [(0, 1, 1_000), (1, 1_001, 2_000), (2, 2_001, 2_500)]
+
+
+def test_a_batch_seed_depends_only_on_the_run_seed_and_the_batch_number() -> None:
+    assert batch_seed(7, 3) == batch_seed(7, 3)
+    assert len({batch_seed(7, 0), batch_seed(7, 1), batch_seed(8, 0)}) == 3
+    assert all(-1.0 <= batch_seed(seed, n) <= 1.0 for seed in range(5) for n in range(5))
+
+
+@pytest.mark.django_db
+def test_a_refused_option_names_the_flag_and_seeds_nothing() -> None:
+    with pytest.raises(CommandError) as refused:
+        call_command("seed_bench", "--contacts", "10", "--channels", "1", "--batch-size", "0")
+
+    assert str(refused.value) == "--batch-size must be at least 1."
+    assert not Channel.objects.filter(name__startswith="bench-").exists()
