@@ -11,9 +11,9 @@ Goal (the issue): at least 500 boots/s with p95 <= 50 ms, and within 5x of the S
    waiting on a lock, idle, idle in transaction), and the CPU time of gunicorn, PostgreSQL and
    the load generator is read from /proc (bench.sysstat).
 2. Floor: the boot's single statement alone. The same ContactChange the boot builds
-   (contacts.ingest.boot_change over the same bodies) is written with
-   contacts.atomic.contact_upsert_returning (the upsert, the month's activity row and the row
-   back, prepared as in the server) in this process, in autocommit (so each one commits),
+   (contacts.services.boot.boot_change over the same bodies) is written with
+   contacts.services.atomic.contact_upsert_returning (the upsert, the month's activity row and
+   the row back, prepared as in the server) in this process, in autocommit (each one commits),
    timed around that call only: one session in a loop, then 8 threads (8 sessions).
 3. Where the time goes: the same boots in this process through django.test.Client, once plain
    (total time, and every statement timed by an execute wrapper) and once under cProfile (the
@@ -59,18 +59,20 @@ MIXES = ("new", "returning")
 BOOT_STEPS = (
     ("BootView.post (the view, all of it)", "contacts/sdk/api.py", "post"),
     ("… body checks (boot_body_clean)", "contacts/sdk/shapes.py", "boot_body_clean"),
-    ("… channel by plugin key (cached 10 s)", "contacts/ingest.py", "channel_by_plugin_key"),
+    ("… channel by plugin key (cached 10 s)", "contacts/services/boot.py",
+     "channel_get_by_plugin_key"),
     ("… rate limit", "contacts/sdk/api.py", "rate_limit"),
     ("… visit context (UTM, user agent)", "contacts/sdk/context.py", "visit_context"),
-    ("… contact_boot", "contacts/ingest.py", "contact_boot"),
+    ("… contact_boot", "contacts/services/boot.py", "contact_boot"),
     ("… … schema lock + version (schema_read_lock)", "profile_schema/locks.py",
      "schema_read_lock"),
-    ("… … boot_change (validation of profile and visit)", "contacts/ingest.py", "boot_change"),
-    ("… … contact_upsert_returning (upsert + activity + row)", "contacts/atomic.py",
+    ("… … boot_change (validation of profile and visit)", "contacts/services/boot.py",
+     "boot_change"),
+    ("… … contact_upsert_returning (upsert + activity + row)", "contacts/services/atomic.py",
      "contact_upsert_returning"),
-    ("… … merge (contact_merge_device_into_member)", "contacts/merging.py",
+    ("… … merge (contact_merge_device_into_member)", "contacts/services/merge.py",
      "contact_merge_device_into_member"),
-    ("… … session token", "contacts/ingest.py", "session_token_issue"),
+    ("… … session token", "contacts/services/boot.py", "session_token_issue"),
     ("… user_object", "contacts/representation.py", "user_object"),
 )  # fmt: skip
 POOL_SQL = """
@@ -328,10 +330,10 @@ class SessionSampler:
 
 
 def _boot_parts(channel: Channel, body: dict[str, Any]) -> tuple[Any, str, str, str | None]:
-    """(ContactChange, identity, value, device veil id) as contacts.ingest.contact_boot
+    """(ContactChange, identity, value, device veil id) as contacts.services.boot.contact_boot
     builds them."""
-    from contacts import ingest
     from contacts.sdk.context import visit_context
+    from contacts.services import boot as ingest
 
     boot = ingest.BootInput(
         member_id=body.get("memberId") or None,
@@ -366,8 +368,8 @@ def floor_run(
     from django.db import connection
     from django.test import override_settings
 
-    from contacts.activity import month_of
-    from contacts.atomic import contact_upsert_returning
+    from contacts.services.activity import month_of
+    from contacts.services.atomic import contact_upsert_returning
 
     bodies = _bodies(channel, mix, pool, run_id)
     count = min(FLOOR_MAX_OPS, len(pool)) if mix == "returning" else FLOOR_MAX_OPS

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from contacts.ingest import channel_cache_clear
+from contacts.services.boot import channel_cache_clear
 from crm.models import Channel
 from profile_schema.cache import cache_clear
 from tests.crm.factories import ChannelFactory

@@ -14,7 +14,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from contacts.models import Contact, ContactActivity, Event, Tag
-from contacts.services import tag_catalogue_ensure
+from contacts.services.tags import tag_catalogue_ensure
 from crm import services
 from crm.models import Channel
 from crm.permissions import ALL_PERMISSIONS

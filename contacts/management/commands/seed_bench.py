@@ -28,7 +28,7 @@ from django.db import DatabaseError, connection, transaction
 from tqdm import tqdm
 
 from contacts.models import Contact, Event
-from contacts.services import tag_catalogue_ensure
+from contacts.services.tags import tag_catalogue_ensure
 from crm.models import Channel, Plan
 from crm.services import channel_create
 from profile_schema.models import FieldType
