@@ -16,6 +16,8 @@ SORT_ORDERS = ("desc", "asc")
 
 @dataclass(frozen=True)
 class EventsPage:
+    """One page of events and the cursor of the next (None on the last)."""
+
     events: list[Event]
     next: str | None
 

@@ -43,6 +43,8 @@ SESSION_TOKEN_MAX_AGE = 60 * 60 * 24 * 30
 
 @dataclass(frozen=True)
 class BootResult:
+    """The booted contact as stored, its device's veil id, the session token, whether new."""
+
     contact: Contact
     veil_id: str | None
     session_token: str

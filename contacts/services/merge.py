@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import ManyToOneRel, Model, Q
 
 from contacts.models import (
     MAX_PROFILE_BYTES,
@@ -99,16 +99,24 @@ def merged_fields(*, member: Contact, other: Contact) -> dict[str, Any]:
     return fields
 
 
+def _holding_models() -> list[tuple[type[Model], str]]:
+    """(model, field) of every foreign key to Contact, including those without a reverse
+    accessor (related_name "+", as the activity ledger's)."""
+    return [
+        (relation.related_model, relation.field.name)
+        for relation in Contact._meta.get_fields(include_hidden=True)
+        if isinstance(relation, ManyToOneRel)
+        and relation.one_to_many
+        and isinstance(relation.related_model, type)
+    ]
+
+
 def _rows_move(other: Contact, member: Contact) -> None:
     """Give the member everything held on OTHER (events, conversations, …) before it goes.
 
     Every model with a foreign key to Contact is moved, so a model added later cannot be lost
     to the delete's cascade; the monthly-activity ledger is merged (one row a month)."""
-    for relation in Contact._meta.related_objects:
-        if not relation.one_to_many:
-            continue
-        model, column = relation.related_model, relation.field.name
-        assert not isinstance(model, str)
+    for model, column in _holding_models():
         rows = model._default_manager.filter(**{column: other})
         if model is ContactActivity:
             months = list(rows.values_list("month", flat=True))
