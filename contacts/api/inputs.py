@@ -146,6 +146,9 @@ def contact_input_parse(
         unsubscribe_email=email,
         unsubscribe_texting=texting,
     )
+    # One answer lists everything, the values' problems where they have always stood: after the
+    # unknown keys and the profile objects' types, before the rest. Nothing is written, so the
+    # values are checked without the schema lock the service takes.
     before = [*keys, *objects]
     after = [*tags_shape, *email_shape, *texting_shape, *reach, *member]
     if before or after:

@@ -32,7 +32,7 @@ def checkout_event_name() -> str:
     return str(getattr(settings, "CHECKOUT_EVENT_NAME", "CheckoutComplete"))
 
 
-def event_problems(name: Any, properties: Any) -> list[Problem]:
+def event_problems(name: object, properties: object) -> list[Problem]:
     """Every problem with an event: its name, each property, the nested payload's size."""
     problems: list[Problem] = []
     if not isinstance(name, str) or not name.strip():
