@@ -123,14 +123,14 @@ def _viewer(channel: Channel) -> Viewer:
 
 
 def contact_count(channel: Channel) -> int:
-    from contacts.selectors import contacts_for_channel
+    from contacts.selectors.contacts import contacts_for_channel
 
     return contacts_for_channel(channel=channel).count()
 
 
 def count_once(channel: Channel) -> BoundedCount:
     """The bounded count behind list pages and the admin (exact when fast, else estimated)."""
-    from contacts.selectors import contacts_for_channel
+    from contacts.selectors.contacts import contacts_for_channel
     from crm.counting import count_bounded
 
     return count_bounded(contacts_for_channel(channel=channel))
@@ -138,7 +138,7 @@ def count_once(channel: Channel) -> BoundedCount:
 
 def first_page(channel: Channel) -> Callable[[], list[Contact]]:
     """The first page of the contact list, every row fetched."""
-    from contacts.selectors import contact_list
+    from contacts.selectors.contacts import contact_list
 
     viewer = _viewer(channel)
     return lambda: list(contact_list(viewer=viewer)[:PAGE_SIZE])
@@ -146,7 +146,7 @@ def first_page(channel: Channel) -> Callable[[], list[Contact]]:
 
 def keyset_page(channel: Channel, position: int) -> Callable[[], list[Contact]]:
     """The page after the row at POSITION, fetched by its key, not by OFFSET."""
-    from contacts.selectors import contact_list
+    from contacts.selectors.contacts import contact_list
 
     viewer = _viewer(channel)
     anchor = contact_list(viewer=viewer).only("id", "last_seen_at")[position]
@@ -158,7 +158,7 @@ def page_after(viewer: Viewer, anchor: Contact) -> list[Contact]:
     from django.db.models import F
     from django.db.models.fields.tuple_lookups import Tuple, TupleLessThan
 
-    from contacts.selectors import contact_list
+    from contacts.selectors.contacts import contact_list
 
     rows = contact_list(viewer=viewer)
     if anchor.last_seen_at is None:
@@ -191,7 +191,7 @@ def api_page(channel: Channel, position: int) -> Callable[[], object]:
 
 def _api_cursor(viewer: Viewer, position: int) -> str:
     """The signed cursor `contacts.listing` hands out after the row at POSITION."""
-    from contacts.selectors import contact_list
+    from contacts.selectors.contacts import contact_list
     from crm.cursors import cursor_encode
 
     anchor = contact_list(viewer=viewer).only("id", "last_seen_at")[position]

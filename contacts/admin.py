@@ -8,18 +8,21 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import F, Q, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from contacts import segments, services
 from contacts.filtering import quick_search_q
 from contacts.listing import contact_filtered
 from contacts.models import Contact, ContactType, Event, Segment, Tag
+from contacts.selectors.segments import segment_choices, segment_for_manager
+from contacts.services import segments
+from contacts.services.profile import contact_consent_set
+from contacts.services.tags import contact_tags_set, tag_create, tag_delete
+from contacts.services.values import tags_clean
 from crm.admin_scoping import ChannelListFilter, ChannelScopedAdmin
 from crm.errors import InvalidInput
-from crm.ids import id_parse
 from crm.permissions import Permission
 from crm.selectors import viewer_for_user
 
@@ -80,7 +83,7 @@ class ContactForm(forms.ModelForm):
     def clean_tags(self) -> list[str]:
         raw = self.cleaned_data.get("tags") or ""
         try:
-            return services.tags_clean(part for part in raw.split(",") if part.strip())
+            return tags_clean(part for part in raw.split(",") if part.strip())
         except ValidationError as error:
             raise ValidationError(error.message_dict["tags"]) from error
 
@@ -107,20 +110,17 @@ class SegmentListFilter(admin.SimpleListFilter):
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         ids = model_admin.channel_ids(request, model_admin.view_permission)
-        found = Segment.objects.select_related("channel").order_by("channel__name", "name")
-        if ids is not None:
-            found = found.filter(channel_id__in=ids)
-        return [(str(s.pk), f"{s.name} ({s.channel.name})") for s in found[:200]]
+        found = segment_choices(channel_ids=ids)
+        return [(str(s.pk), f"{s.name} ({s.channel.name})") for s in found]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
         if not value:
             return queryset
-        pk = id_parse(value)
-        segment = Segment.objects.select_related("channel").filter(pk=pk).first() if pk else None
-        viewer = segment and viewer_for_user(user=request.user, channel=segment.channel)
-        if not segment or not viewer:
+        found = segment_for_manager(user=request.user, segment_id=value)
+        if found is None:
             return queryset.none()
+        segment, viewer = found
         try:
             matching = contact_filtered(
                 viewer=viewer, filter={"key": "segment", "operator": "eq", "values": [segment.pk]}
@@ -260,8 +260,8 @@ class ContactAdmin(ChannelScopedAdmin):
 
     def save_model(self, request: HttpRequest, obj: Contact, form: Any, change: bool) -> None:
         data = form.cleaned_data
-        services.contact_tags_set(contact=obj, tags=data["tags"])
-        services.contact_consent_set(
+        contact_tags_set(contact=obj, tags=data["tags"])
+        contact_consent_set(
             contact=obj,
             unsubscribe_email=data["unsubscribe_email"],
             unsubscribe_texting=data["unsubscribe_texting"],
@@ -283,16 +283,14 @@ class TagAdmin(ChannelScopedAdmin):
 
     def delete_model(self, request: HttpRequest, obj: Tag) -> None:
         # The tag leaves every contact holding it too, like DELETE /open/v5/user-tags/{name}.
-        services.tag_delete(tag=obj)
+        tag_delete(tag=obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         for tag in queryset.select_related("channel"):
-            services.tag_delete(tag=tag)
+            tag_delete(tag=tag)
 
     def save_model(self, request: HttpRequest, obj: Tag, form: Any, change: bool) -> None:
-        name = services.tags_clean([obj.name])[0]
-        services.tag_catalogue_ensure(channel=obj.channel, tags=[name])
-        saved = Tag.objects.get(channel=obj.channel, name=name)
+        saved, _ = tag_create(channel=obj.channel, name=obj.name)
         obj.pk, obj.name = saved.pk, saved.name
 
 
@@ -328,7 +326,9 @@ class SegmentForm(forms.ModelForm):
         if viewer is None:
             raise ValidationError({"channel": "Choose a channel you belong to."})
         try:
-            segments.segment_filter_check(viewer, data["filter"], self.instance.pk)
+            segments.segment_filter_check(
+                viewer=viewer, filter=data["filter"], segment_id=self.instance.pk
+            )
         except InvalidInput as error:
             raise ValidationError({"filter": [p.message for p in error.problems]}) from error
         return data
@@ -358,7 +358,8 @@ class SegmentAdmin(ChannelScopedAdmin):
     def save_model(self, request: HttpRequest, obj: Segment, form: Any, change: bool) -> None:
         # The filter is checked against the channel's fields like every other filter.
         viewer = viewer_for_user(user=request.user, channel=obj.channel)
-        assert viewer is not None
+        if viewer is None:  # the form refuses a channel the manager is not in; this never runs
+            raise PermissionDenied("You do not belong to this segment's channel.")
         data = form.cleaned_data
         if change:
             segments.segment_update(

@@ -24,13 +24,14 @@ from django.db.models.lookups import (
 )
 
 from contacts.filtering import filter_compile, filter_parse, quick_search_q
-from contacts.models import Contact, Segment
-from contacts.selectors import contacts_for_channel
+from contacts.models import Contact
+from contacts.selectors.contacts import contacts_for_channel
+from contacts.selectors.segments import segment_filter_of
 from crm.counting import BoundedCount, count_bounded
 from crm.cursors import cursor_decode, cursor_encode
 from crm.errors import InvalidInput, Problem
 from crm.permissions import Permission, Viewer
-from crm.session_settings import settings_for_block
+from crm.session_settings import settings_for_block, statement_timed_out
 from profile_schema.cache import channel_fields, channel_version
 from profile_schema.models import ProfileField
 
@@ -186,11 +187,7 @@ def contact_filtered(
     fields = fields_by_key(viewer) if fields is None else fields
 
     def segment_filter(segment_id: int) -> Any:
-        return (
-            Segment.objects.filter(channel=viewer.channel, pk=segment_id)
-            .values_list("filter", flat=True)
-            .first()
-        )
+        return segment_filter_of(viewer=viewer, segment_id=segment_id)
 
     node = filter_parse(filter, fields=fields, viewer=viewer, segment_filter=segment_filter)
     may_see = viewer.can(Permission.SENSITIVE_VIEW)
@@ -243,7 +240,7 @@ def _fetch(queryset: QuerySet[Contact], count: int) -> list[Contact]:
         with settings_for_block({"statement_timeout": str(timeout), "work_mem": work_mem}):
             return list(queryset[:count])
     except OperationalError as error:
-        if "statement timeout" not in str(error):
+        if not statement_timed_out(error):
             raise
         raise InvalidInput(
             [

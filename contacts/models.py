@@ -129,7 +129,7 @@ class Contact(models.Model):
                 condition=models.Q(tags__len__lte=MAX_TAGS_PER_CONTACT),
                 name="contact_tags_at_most_20",
             ),
-            # The profile limits of SPEC §3.3 hold for every writer, merges included.
+            # The profile limits (15 KB as JSON, 256 keys) hold for every writer, merges included.
             models.CheckConstraint(
                 condition=LessThanOrEqual(
                     Func(Cast("profile", models.TextField()), function="octet_length"),

@@ -1,4 +1,5 @@
-"""The user object of API.md: the one place a contact is turned into output.
+"""The objects of the API (docs/api.md): the one place a contact, an event or a segment is
+turned into output.
 
 Masking plugs in here: `masked` lists the keys shown masked, and a masking policy passed by
 the caller decides them (the SDK answers the customer about themself, unmasked)."""
@@ -8,11 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from contacts.models import Contact
+from contacts.models import Contact, Event, Segment
 
 
 def epoch_ms(value: datetime | None) -> int | None:
-    """A timestamp as integer epoch milliseconds (API.md convention)."""
+    """A timestamp as integer epoch milliseconds (the API's convention)."""
     return None if value is None else int(value.timestamp() * 1000)
 
 
@@ -58,4 +59,25 @@ def user_object(contact: Contact) -> dict[str, Any]:
         "hasChat": contact.has_chat,
         "blocked": contact.blocked,
         "masked": [],
+    }
+
+
+def event_object(event: Event) -> dict[str, Any]:
+    """EVENT as the API's event object."""
+    return {
+        "id": str(event.pk),
+        "name": event.name,
+        "property": event.properties,
+        "createdAt": int(event.created_at.timestamp() * 1000),
+    }
+
+
+def segment_object(segment: Segment) -> dict[str, Any]:
+    """SEGMENT as the API's segment object."""
+    return {
+        "id": str(segment.pk),
+        "name": segment.name,
+        "filter": segment.filter,
+        "createdAt": int(segment.created_at.timestamp() * 1000),
+        "updatedAt": int(segment.updated_at.timestamp() * 1000),
     }

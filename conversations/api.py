@@ -1,4 +1,4 @@
-"""/open/v5/users/{id}/user-chats: a contact's conversations, and starting one (API.md)."""
+"""/open/v5/users/{id}/user-chats: a contact's conversations, and starting one (docs/api.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What each medium needs: from the channel, from the customer, from the message (SPEC §9).
+"""What each medium needs: from the channel, from the customer, from the message.
 
 Every check returns problems instead of raising, so a refusal lists every reason at once.
 

@@ -1,4 +1,4 @@
-"""Reads for conversations: every query scoped to one channel here (ARCHITECTURE rule 1)."""
+"""Reads for conversations: every query scoped to one channel here (docs/ARCHITECTURE.md rule 1)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from contacts.models import Contact
-from contacts.users import user_get
+from contacts.selectors.contacts import contact_get
 from conversations.models import Conversation, Message
 from crm.cursors import cursor_decode, cursor_encode
 from crm.errors import InvalidInput, Problem
@@ -35,7 +35,7 @@ def conversations_for_channel(*, channel: Channel) -> QuerySet[Conversation]:
 
 def contact_for_viewer(*, viewer: Viewer, contact_id: str) -> Contact:
     """The contact CONTACT_ID of the viewer's channel; 404 for any other id (or channel)."""
-    return user_get(viewer=viewer, user_id=contact_id)
+    return contact_get(viewer=viewer, contact_id=contact_id)
 
 
 def user_chat_page(

@@ -1,4 +1,5 @@
-"""Shapes of the user-chats endpoints (API.md): request types checked here, rules in the service.
+"""Shapes of the user-chats endpoints (docs/api.md): request types checked here, rules in the
+service.
 
 The response serializers document the output in the OpenAPI schema; the output itself is built
 by conversations.representation."""
@@ -88,5 +89,5 @@ class UserChatListResponseSerializer(serializers.Serializer):
     next = serializers.CharField(allow_null=True, help_text="null on the last page.")
 
 
-# The error shape of API.md, shared by every endpoint.
+# The error shape of the API (docs/api.md), shared by every endpoint.
 ErrorSerializer = ApiErrorSerializer

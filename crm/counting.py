@@ -18,7 +18,7 @@ from django.db import connections
 from django.db.models import QuerySet
 from django.db.utils import OperationalError
 
-from crm.session_settings import settings_for_block
+from crm.session_settings import settings_for_block, statement_timed_out
 
 EXACT_COUNT_TIMEOUT_MS = 200
 # Past this many rows a list shows the planner's estimate: counting further costs time in
@@ -65,7 +65,7 @@ def count_bounded(
             # No ORDER BY: a count needs no order, and the default one forces a sort.
             counted = queryset.order_by().values("pk")[: cap + 1].count()
     except OperationalError as error:
-        if "statement timeout" not in str(error):
+        if not statement_timed_out(error):
             raise
         return estimate
     if counted <= cap:

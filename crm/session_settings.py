@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
+import psycopg
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
@@ -53,3 +54,19 @@ def _in_callers_transaction(connection: BaseDatabaseWrapper) -> bool:
         return True  # autocommit turned off by hand: a transaction of the caller's
     blocks = connection.atomic_blocks
     return bool(blocks) and not getattr(blocks[-1], "_from_testcase", False)
+
+
+# The SQLSTATE of a statement PostgreSQL cancelled (query_canceled): what statement_timeout
+# raises, whatever language the server's messages are in.
+QUERY_CANCELED = "57014"
+
+
+def statement_timed_out(error: BaseException) -> bool:
+    """Whether ERROR (Django's wrapper, or the psycopg error it wraps) is a statement PostgreSQL
+    cancelled, as statement_timeout does: SQLSTATE 57014, not the message's wording."""
+    for candidate in (error, error.__cause__):
+        if isinstance(candidate, psycopg.errors.QueryCanceled):
+            return True
+        if getattr(candidate, "sqlstate", None) == QUERY_CANCELED:
+            return True
+    return False

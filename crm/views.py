@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from contacts.selectors import contact_count_for_channel
+from contacts.selectors.contacts import contact_count_for_channel
 from crm.permissions import Permission
 from crm.selectors import memberships_for_user, viewer_in_membership
 

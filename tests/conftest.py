@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from contacts.ingest import channel_cache_clear
+from contacts.services.boot import channel_cache_clear
 from crm.models import Channel
 from profile_schema.cache import cache_clear
 from tests.crm.factories import ChannelFactory

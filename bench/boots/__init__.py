@@ -11,9 +11,9 @@ Goal (the issue): at least 500 boots/s with p95 <= 50 ms, and within 5x of the S
    waiting on a lock, idle, idle in transaction), and the CPU time of gunicorn, PostgreSQL and
    the load generator is read from /proc (bench.sysstat).
 2. Floor: the boot's single statement alone. The same ContactChange the boot builds
-   (contacts.ingest.boot_change over the same bodies) is written with
-   contacts.atomic.contact_upsert_returning (the upsert, the month's activity row and the row
-   back, prepared as in the server) in this process, in autocommit (so each one commits),
+   (contacts.services.boot.boot_change over the same bodies) is written with
+   contacts.services.atomic.contact_upsert_returning (the upsert, the month's activity row and
+   the row back, prepared as in the server) in this process, in autocommit (each one commits),
    timed around that call only: one session in a loop, then 8 threads (8 sessions).
 3. Where the time goes: the same boots in this process through django.test.Client, once plain
    (total time, and every statement timed by an execute wrapper) and once under cProfile (the

@@ -1,4 +1,4 @@
-"""The floor: the boot's one statement alone, as contacts.ingest builds it, in 1 and in 8
+"""The floor: the boot's one statement alone, as contacts.services.boot builds it, in 1 and in 8
 sessions."""
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ if TYPE_CHECKING:
 
 
 def _boot_parts(channel: Channel, body: dict[str, Any]) -> tuple[Any, str, str, str | None]:
-    """(ContactChange, identity, value, device veil id) as contacts.ingest.contact_boot
+    """(ContactChange, identity, value, device veil id) as contacts.services.boot.contact_boot
     builds them."""
-    from contacts import ingest
     from contacts.sdk.context import visit_context
+    from contacts.services import boot as ingest
 
     boot = ingest.BootInput(
         member_id=body.get("memberId") or None,
@@ -57,8 +57,8 @@ def floor_run(
     from django.db import connection
     from django.test import override_settings
 
-    from contacts.activity import month_of
-    from contacts.atomic import contact_upsert_returning
+    from contacts.services.activity import month_of
+    from contacts.services.atomic import contact_upsert_returning
 
     bodies = boot_bodies(channel, mix, pool, run_id)
     count = min(FLOOR_MAX_OPS, len(pool)) if mix == "returning" else FLOOR_MAX_OPS

@@ -134,7 +134,7 @@ def deep_cursor(viewer: Viewer, position: int) -> tuple[str, int]:
     """The signed cursor contacts.listing hands out after the row at POSITION (default order),
     built directly (cursor_encode, the listing's scope) rather than by following `next` 2,000
     times; and the id of the row that must come first on the page after it."""
-    from contacts.selectors import contact_list
+    from contacts.selectors.contacts import contact_list
     from crm.cursors import cursor_encode
 
     rows = contact_list(viewer=viewer).only("id", "last_seen_at")

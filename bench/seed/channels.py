@@ -11,7 +11,7 @@ from django.db import connection, transaction
 
 from bench.seed.vocabulary import TAGS
 from contacts.models import Contact, Event
-from contacts.services import tag_catalogue_ensure
+from contacts.services.tags import tag_catalogue_ensure
 from crm.models import Channel, Plan
 from crm.provisioning import channel_provision
 from profile_schema.models import FieldType

@@ -1,1 +1,2 @@
-"""The /open/v5 endpoints about contacts (API.md), one module per group."""
+"""The /open/v5 endpoints about contacts (docs/api.md), one module per group; inputs reads
+their requests into typed values."""

@@ -1,29 +1,31 @@
-"""GET /open/v5/users, POST /open/v5/users/search and the segments (API.md)."""
+"""GET /open/v5/users, POST /open/v5/users/search and the segments (docs/api.md)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from contacts import segments
 from contacts.listing import ContactPage, contact_list_page
-from contacts.models import Segment
-from contacts.representation import user_object
+from contacts.representation import segment_object, user_object
+from contacts.selectors.segments import segment_get, segment_list
+from contacts.services import segments
 from crm.api import StrictSerializer, page_limit, query_check, refusals
 from crm.api_auth import OpenApiView
 from crm.errors import InvalidInput, Problem
-from crm.ids import id_parse
-from crm.permissions import Permission, Viewer
+from crm.permissions import Permission
 
 LIST_PARAMETERS = [
     OpenApiParameter("query", str, description="Quick search over name, mobile number and email."),
-    OpenApiParameter("filter", str, description="A filter tree as JSON (API.md, Filter JSON)."),
+    OpenApiParameter(
+        "filter",
+        str,
+        description="A filter tree as JSON: and/or groups of {key, operator, values} conditions.",
+    ),
     OpenApiParameter(
         "sort",
         str,
@@ -140,15 +142,6 @@ class UserSearchView(OpenApiView):
         return Response(page_body(page))
 
 
-def segment_get(viewer: Viewer, segment_id: str) -> Segment:
-    """The viewer's channel's segment SEGMENT_ID; another channel's is a 404."""
-    pk = id_parse(segment_id)
-    found = Segment.objects.filter(channel=viewer.channel, pk=pk).first() if pk else None
-    if found is None:
-        raise Http404("No such segment.")
-    return found
-
-
 class SegmentListView(OpenApiView):
     permissions_by_method = {"GET": Permission.CONTACTS_VIEW, "POST": Permission.CONTACTS_EDIT}
 
@@ -158,8 +151,8 @@ class SegmentListView(OpenApiView):
         tags=["segments"],
     )
     def get(self, request: Request) -> Response:
-        found = Segment.objects.filter(channel=self.viewer.channel).order_by("name", "id")
-        return Response({"segments": [segments.segment_object(s) for s in found]})
+        found = segment_list(viewer=self.viewer)
+        return Response({"segments": [segment_object(s) for s in found]})
 
     @extend_schema(
         request=SegmentSerializer,
@@ -175,7 +168,7 @@ class SegmentListView(OpenApiView):
             name=body.validated_data["name"],
             filter=body.validated_data["filter"],
         )
-        return Response({"segment": segments.segment_object(created)}, status=201)
+        return Response({"segment": segment_object(created)}, status=201)
 
 
 class SegmentDetailView(OpenApiView):
@@ -191,7 +184,8 @@ class SegmentDetailView(OpenApiView):
         tags=["segments"],
     )
     def get(self, request: Request, id: str) -> Response:
-        return Response({"segment": segments.segment_object(segment_get(self.viewer, id))})
+        segment = segment_get(viewer=self.viewer, segment_id=id)
+        return Response({"segment": segment_object(segment)})
 
     @extend_schema(
         request=SegmentSerializer(partial=True),
@@ -200,7 +194,7 @@ class SegmentDetailView(OpenApiView):
         tags=["segments"],
     )
     def patch(self, request: Request, id: str) -> Response:
-        segment = segment_get(self.viewer, id)
+        segment = segment_get(viewer=self.viewer, segment_id=id)
         body = SegmentSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
         updated = segments.segment_update(
@@ -209,13 +203,13 @@ class SegmentDetailView(OpenApiView):
             name=body.validated_data.get("name"),
             filter=body.validated_data.get("filter"),
         )
-        return Response({"segment": segments.segment_object(updated)})
+        return Response({"segment": segment_object(updated)})
 
     @extend_schema(
         responses={204: None, **refusals(404)}, operation_id="segments_delete", tags=["segments"]
     )
     def delete(self, request: Request, id: str) -> Response:
-        segments.segment_delete(segment=segment_get(self.viewer, id))
+        segments.segment_delete(segment=segment_get(viewer=self.viewer, segment_id=id))
         return Response(status=204)
 
 
@@ -231,7 +225,7 @@ class SegmentUsersView(OpenApiView):
         tags=["segments"],
     )
     def get(self, request: Request, id: str) -> Response:
-        segment = segment_get(self.viewer, id)
+        segment = segment_get(viewer=self.viewer, segment_id=id)
         query_check(request, ("sort", "limit", "since"))
         params = request.query_params
         page = contact_list_page(

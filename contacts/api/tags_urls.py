@@ -1,4 +1,4 @@
-"""/open/v5/user-tags (API.md)."""
+"""/open/v5/user-tags (docs/api.md)."""
 
 from django.urls import path
 

@@ -1,7 +1,8 @@
-"""/open/v5/users…: create, read, update, upsert, delete, block, touch and events (API.md).
+"""/open/v5/users…: create, read, update, upsert, delete, block, touch and events (docs/api.md).
 
-Views only check who may call (OpenApiView.permissions_by_method), call contacts.users and
-render; the serializers below describe the bodies for the OpenAPI document."""
+Views only check who may call (OpenApiView.permissions_by_method), read the request
+(contacts.api.inputs), call a selector or a service and render; the serializers below describe
+the bodies for the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -17,11 +18,13 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from contacts import users
-from contacts.events import event_object
+from contacts.api import inputs
 from contacts.models import ContactType
-from contacts.representation import user_object
-from crm.api import refusals
+from contacts.representation import event_object, user_object
+from contacts.selectors.contacts import contact_get, contact_get_by_member_id
+from contacts.selectors.events import SORT_ORDERS, contact_events_page
+from contacts.services import events, profile
+from crm.api import PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, refusals
 from crm.api_auth import OpenApiView
 from crm.permissions import Permission
 
@@ -57,7 +60,7 @@ class ContactTypeField(serializers.CharField):
 
 
 class UserObjectSerializer(serializers.Serializer):
-    """The user object of API.md (contacts.representation.user_object)."""
+    """The user object of docs/api.md (contacts.representation.user_object)."""
 
     id = serializers.CharField()
     channelId = serializers.CharField()
@@ -120,7 +123,7 @@ class UserBlockSerializer(serializers.Serializer):
         required=False,
         allow_null=True,
         allow_blank=True,
-        max_length=users.BLOCK_REASON_MAX_LENGTH,
+        max_length=inputs.BLOCK_REASON_MAX_LENGTH,
         help_text="Why; recorded with who blocked and when.",
     )
 
@@ -153,9 +156,9 @@ MEMBER_ID = OpenApiParameter(
     "memberId", str, OpenApiParameter.PATH, description="The customer's id on the business's site."
 )
 EVENT_LIST_PARAMETERS = [
-    OpenApiParameter("sortOrder", str, enum=list(users.SORT_ORDERS), default="desc"),
+    OpenApiParameter("sortOrder", str, enum=list(SORT_ORDERS), default="desc"),
     OpenApiParameter(
-        "limit", int, description=f"1 to {users.LIST_LIMIT_MAX}", default=users.LIST_LIMIT_DEFAULT
+        "limit", int, description=f"1 to {PAGE_LIMIT_MAX}", default=PAGE_LIMIT_DEFAULT
     ),
     OpenApiParameter("since", str, description="The `next` cursor of the previous page."),
 ]
@@ -179,7 +182,10 @@ class UsersView(OpenApiView):
     )
     def post(self, request: Request) -> Response:
         """Create a lead (needs an email or a mobile number); needs contacts_edit."""
-        contact = users.user_create(viewer=self.viewer, data=request.data)
+        values = inputs.contact_input_parse(
+            channel=self.viewer.channel, body=request.data, creating=True
+        )
+        contact = profile.contact_create(viewer=self.viewer, values=values)
         return _user(contact, status.HTTP_201_CREATED)
 
 
@@ -198,7 +204,7 @@ class UserView(OpenApiView):
     )
     def get(self, request: Request, id: str) -> Response:
         """One user; needs contacts_view."""
-        return _user(users.user_get(viewer=self.viewer, user_id=id))
+        return _user(contact_get(viewer=self.viewer, contact_id=id))
 
     @extend_schema(
         operation_id="users_update",
@@ -209,8 +215,9 @@ class UserView(OpenApiView):
     )
     def patch(self, request: Request, id: str) -> Response:
         """Set/remove profile keys, fill empty ones, replace tags, set opt-outs; contacts_edit."""
-        contact = users.user_get(viewer=self.viewer, user_id=id)
-        return _user(users.user_update(viewer=self.viewer, contact=contact, data=request.data))
+        contact = contact_get(viewer=self.viewer, contact_id=id)
+        values = inputs.contact_input_parse(channel=self.viewer.channel, body=request.data)
+        return _user(profile.contact_update(viewer=self.viewer, contact=contact, values=values))
 
     @extend_schema(
         operation_id="users_delete",
@@ -221,8 +228,8 @@ class UserView(OpenApiView):
     )
     def delete(self, request: Request, id: str) -> Response:
         """Delete the user with its events and activity; needs contacts_delete."""
-        contact = users.user_get(viewer=self.viewer, user_id=id)
-        users.user_delete(viewer=self.viewer, contact=contact)
+        contact = contact_get(viewer=self.viewer, contact_id=id)
+        profile.contact_delete(viewer=self.viewer, contact=contact)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -241,7 +248,7 @@ class MemberView(OpenApiView):
     )
     def get(self, request: Request, memberId: str) -> Response:
         """One user by member id; needs contacts_view."""
-        return _user(users.user_get_by_member_id(viewer=self.viewer, member_id=memberId))
+        return _user(contact_get_by_member_id(viewer=self.viewer, member_id=memberId))
 
     @extend_schema(
         operation_id="users_upsert_by_member_id",
@@ -256,8 +263,11 @@ class MemberView(OpenApiView):
     )
     def put(self, request: Request, memberId: str) -> Response:
         """Create the member or update it (the PATCH body), in one statement; contacts_edit."""
-        contact, created = users.user_upsert_by_member_id(
-            viewer=self.viewer, member_id=memberId, data=request.data
+        values = inputs.contact_input_parse(
+            channel=self.viewer.channel, body=request.data, member_id=memberId
+        )
+        contact, created = profile.contact_upsert_by_member_id(
+            viewer=self.viewer, member_id=memberId, values=values
         )
         return _user(contact, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
@@ -270,8 +280,8 @@ class MemberView(OpenApiView):
     )
     def delete(self, request: Request, memberId: str) -> Response:
         """Delete the member with its events and activity; needs contacts_delete."""
-        contact = users.user_get_by_member_id(viewer=self.viewer, member_id=memberId)
-        users.user_delete(viewer=self.viewer, contact=contact)
+        contact = contact_get_by_member_id(viewer=self.viewer, member_id=memberId)
+        profile.contact_delete(viewer=self.viewer, contact=contact)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -287,8 +297,9 @@ class UserBlockView(OpenApiView):
     )
     def post(self, request: Request, id: str) -> Response:
         """Block (who, when, why are recorded; a blocked user stays as blocked); needs block."""
-        contact = users.user_get(viewer=self.viewer, user_id=id)
-        return _user(users.user_block(viewer=self.viewer, contact=contact, data=request.data))
+        contact = contact_get(viewer=self.viewer, contact_id=id)
+        reason = inputs.block_reason_parse(body=request.data)
+        return _user(profile.contact_block(viewer=self.viewer, contact=contact, reason=reason))
 
     @extend_schema(
         operation_id="users_unblock",
@@ -299,8 +310,8 @@ class UserBlockView(OpenApiView):
     )
     def delete(self, request: Request, id: str) -> Response:
         """Unblock; needs block."""
-        contact = users.user_get(viewer=self.viewer, user_id=id)
-        return _user(users.user_unblock(viewer=self.viewer, contact=contact))
+        contact = contact_get(viewer=self.viewer, contact_id=id)
+        return _user(profile.contact_unblock(viewer=self.viewer, contact=contact))
 
 
 class UserTouchView(OpenApiView):
@@ -315,8 +326,8 @@ class UserTouchView(OpenApiView):
     )
     def post(self, request: Request, id: str) -> Response:
         """Count a visit now: lastSeenAt and sessionsCount (no platform); needs contacts_edit."""
-        contact = users.user_get(viewer=self.viewer, user_id=id)
-        return _user(users.user_touch(viewer=self.viewer, contact=contact))
+        contact = contact_get(viewer=self.viewer, contact_id=id)
+        return _user(profile.contact_touch(viewer=self.viewer, contact=contact))
 
 
 class UserEventsView(OpenApiView):
@@ -330,9 +341,12 @@ class UserEventsView(OpenApiView):
     )
     def get(self, request: Request, id: str) -> Response:
         """The user's events, newest first (sortOrder=asc: oldest first); needs contacts_view."""
-        contact = users.user_get(viewer=self.viewer, user_id=id)
-        page = users.user_events_page(
+        contact = contact_get(viewer=self.viewer, contact_id=id)
+        order, limit, after = inputs.events_page_parse(
             viewer=self.viewer, contact=contact, params=request.query_params
+        )
+        page = contact_events_page(
+            viewer=self.viewer, contact=contact, order=order, limit=limit, after=after
         )
         return Response({"events": [event_object(e) for e in page.events], "next": page.next})
 
@@ -345,6 +359,7 @@ class UserEventsView(OpenApiView):
     )
     def post(self, request: Request, id: str) -> Response:
         """Record an event {"name", "property"} now; needs contacts_edit."""
-        contact = users.user_get(viewer=self.viewer, user_id=id)
-        event = users.user_event_create(viewer=self.viewer, contact=contact, data=request.data)
+        contact = contact_get(viewer=self.viewer, contact_id=id)
+        name, properties = inputs.event_input_parse(body=request.data)
+        event = events.contact_event_track(contact=contact, name=name, properties=properties)
         return Response({"event": event_object(event)}, status=status.HTTP_201_CREATED)

@@ -1,4 +1,4 @@
-"""/open/v5/users… routes (API.md). No trailing slashes.
+"""/open/v5/users… routes (docs/api.md). No trailing slashes.
 
 A member id runs up to the next '/', so '.', '-', '@' and '+' are part of it. Any other segment
 is taken as an id, so a malformed one is a 404 in the API's error shape, except `search`, which

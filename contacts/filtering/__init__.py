@@ -1,4 +1,4 @@
-"""The one filter language (ARCHITECTURE rule 4): parse and validate a JSON tree against the
+"""The one filter language (docs/ARCHITECTURE.md rule 4): parse and validate a JSON tree against the
 channel's fields, then compile it to a Django Q with bound parameters.
 
     {"and": [{"key": "profile.age", "operator": "gte", "values": [30]},

@@ -1,9 +1,9 @@
-"""Quick search: one box over name, mobile number and email (SPEC §6).
+"""Quick search: one box over name, mobile number and email.
 
 What the user typed decides where to look: something with '@' is an email; digits (with
 dashes, spaces, '+') a phone number, matched in the stored E.164 form whatever form was typed
 (`010-1234-5678`, `01012345678`, `+8210…`); anything else a name. Fields masked for the viewer
-are not searched (ARCHITECTURE rule 7)."""
+are not searched (docs/ARCHITECTURE.md rule 7)."""
 
 from __future__ import annotations
 

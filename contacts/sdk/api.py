@@ -1,4 +1,7 @@
-"""/sdk/v1: boot, updateUser, track and tags for websites and apps (API.md)."""
+"""/sdk/v1: boot, updateUser, track and tags for websites and apps (docs/sdk.md).
+
+The views check the request's shape (contacts.sdk.shapes for the boot, the serializers for the
+rest) and pass typed values to the services."""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny
@@ -14,12 +16,13 @@ from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from contacts import events, ingest
 from contacts.models import Contact
-from contacts.representation import user_object
+from contacts.representation import event_object, user_object
 from contacts.sdk import serializers as s
 from contacts.sdk.context import visit_context
 from contacts.sdk.shapes import boot_body_clean
+from contacts.services import boot, events, profile
+from contacts.services.values import ContactInput
 from crm.api import RateLimitedView, sdk_refusals
 from crm.errors import AuthenticationFailed, RateLimited
 from crm.models import Channel
@@ -74,7 +77,7 @@ class SdkView(RateLimitedView):
 
     def session_contact(self, request: Request) -> Contact:
         try:
-            contact = ingest.session_contact(request.headers.get("x-session-token"))
+            contact = boot.session_contact_get(token=request.headers.get("x-session-token"))
         except AuthenticationFailed:
             self.rate_limit(request, None)
             raise
@@ -92,11 +95,11 @@ class BootView(SdkView):
     def post(self, request: Request) -> Response:
         """Identify the visitor and count the visit; returns the user and a session token."""
         data = boot_body_clean(request.data)
-        channel = ingest.channel_by_plugin_key(data["pluginKey"])
+        channel = boot.channel_get_by_plugin_key(plugin_key=data["pluginKey"])
         self.rate_limit(request, channel)
         if channel is None:
             raise AuthenticationFailed("Unknown pluginKey.")
-        boot = ingest.BootInput(
+        asked = boot.BootInput(
             member_id=data.get("memberId") or None,
             member_hash=data.get("memberHash") or None,
             veil_id=data.get("veilId") or None,
@@ -112,7 +115,7 @@ class BootView(SdkView):
             device=data.get("device", {}),
             address=client_address(request),
         )
-        result = ingest.contact_boot(channel=channel, boot=boot, visit=visit)
+        result = boot.contact_boot(channel=channel, boot=asked, visit=visit)
         return Response(
             {
                 "user": user_object(result.contact),
@@ -135,7 +138,16 @@ class UserView(SdkView):
         contact = self.session_contact(request)
         body = s.ProfileWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        contact = ingest.contact_sdk_update(contact=contact, data=body.validated_data)
+        data = body.validated_data
+        values = ContactInput(
+            profile=data.get("profile") or {},
+            profile_once=data.get("profileOnce") or {},
+            tags=data.get("tags"),
+            language=data.get("language"),
+            unsubscribe_email=data.get("unsubscribeEmail"),
+            unsubscribe_texting=data.get("unsubscribeTexting"),
+        )
+        contact = profile.contact_sdk_update(contact=contact, values=values)
         return Response({"user": user_object(contact)})
 
 
@@ -152,14 +164,12 @@ class EventsView(SdkView):
         contact = self.session_contact(request)
         body = s.EventRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        event = events.contact_event_track(
-            contact=contact,
-            name=body.validated_data["name"],
-            properties=body.validated_data.get("property"),
-            at=timezone.now(),
+        name, properties = events.event_values_clean(
+            name=body.validated_data["name"], properties=body.validated_data.get("property")
         )
+        event = events.contact_event_track(contact=contact, name=name, properties=properties)
         contact.refresh_from_db()
-        return Response({"event": events.event_object(event), "user": user_object(contact)})
+        return Response({"event": event_object(event), "user": user_object(contact)})
 
 
 class TagsView(SdkView):
@@ -175,7 +185,7 @@ class TagsView(SdkView):
         contact = self.session_contact(request)
         body = s.TagsRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        contact = ingest.contact_sdk_tags(
+        contact = profile.contact_sdk_tags_change(
             contact=contact,
             add=body.validated_data.get("add", []),
             remove=body.validated_data.get("remove", []),

@@ -1,4 +1,4 @@
-"""Request shapes of /sdk/v1 (API.md): checked here, values then go through the services."""
+"""Request shapes of /sdk/v1 (docs/sdk.md): checked here, values then go through the services."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ class TagsRequestSerializer(serializers.Serializer):
 
 
 class UserResponseSerializer(serializers.Serializer):
-    """Documents the user object (API.md) in the OpenAPI schema."""
+    """Documents the user object (docs/api.md) in the OpenAPI schema."""
 
     user = serializers.DictField()
 

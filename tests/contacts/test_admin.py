@@ -186,7 +186,7 @@ def test_the_admin_search_box_runs_the_quick_search(channel: Channel) -> None:
 def test_the_segment_filter_lists_the_segments_contacts(
     channel: Channel, other_channel: Channel
 ) -> None:
-    from contacts.segments import segment_create
+    from contacts.services.segments import segment_create
     from crm.permissions import ALL_PERMISSIONS, Viewer
 
     vip = segment_create(
@@ -229,7 +229,7 @@ def test_the_type_filter_offers_the_fixed_choices_without_scanning(channel: Chan
 @pytest.mark.django_db
 def test_deleting_a_tag_in_the_admin_removes_it_from_its_contacts(channel: Channel) -> None:
     from contacts.models import Tag
-    from contacts.services import contact_tags_set
+    from contacts.services.tags import contact_tags_set
 
     contact = ContactFactory(channel=channel)
     contact_tags_set(contact=contact, tags=["vip", "gold"])

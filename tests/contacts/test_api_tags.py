@@ -6,16 +6,13 @@ import json
 from typing import Any
 
 import pytest
-from django.db import OperationalError, connection
+from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from contacts.api import tags as tags_api
-from contacts.api.tags import tag_delete, tag_holder_counts, tag_holders
 from contacts.models import MAX_TAGS_PER_CHANNEL, Contact, Tag
 from contacts.representation import epoch_ms
-from contacts.services import tag_catalogue_ensure
-from crm.counting import BoundedCount, count_estimate
+from contacts.services.tags import tag_catalogue_ensure
 from crm.cursors import cursor_encode
 from crm.models import Channel
 from tests.api_clients import credential_client as api
@@ -165,75 +162,6 @@ def test_reading_needs_contacts_view(channel: Channel) -> None:
     assert (response.status_code, response.json()) == (403, denied("contacts_view"))
 
 
-# -- counts -------------------------------------------------------------------------------------
-
-
-def test_counting_falls_back_to_estimates_then_recounts_small_tags(
-    channel: Channel, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    tagged(channel, "vip", "gold")
-    tagged(channel, "vip")
-    exact = tags_api._counts_exact
-    calls: list[list[str]] = []
-
-    def slow_first(cursor: Any, channel_id: int, names: list[str]) -> dict[str, int]:
-        calls.append(names)
-        if len(calls) == 1:
-            raise OperationalError("canceling statement due to statement timeout")
-        return exact(cursor, channel_id, names)
-
-    monkeypatch.setattr(tags_api, "_counts_exact", slow_first)
-    counts = tag_holder_counts(channel=channel, names=["gold", "vip"])
-
-    assert counts == {"gold": BoundedCount(1, True), "vip": BoundedCount(2, True)}
-    assert calls == [["gold", "vip"], ["gold", "vip"]]
-
-    calls.clear()
-    monkeypatch.setattr(tags_api, "SMALL_TAG_ESTIMATE", -1)  # nothing is small: estimates stay
-    estimated = tag_holder_counts(channel=channel, names=["gold", "vip"])
-
-    assert estimated == {
-        name: BoundedCount(count_estimate(tag_holders(channel=channel, name=name)), False)
-        for name in ("gold", "vip")
-    }
-    assert calls == [["gold", "vip"]]
-
-
-def clone(template: Contact, count: int, tags_sql: str) -> None:
-    """COUNT copies of TEMPLATE in one statement, tagged by TAGS_SQL (over g, 1..COUNT)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = "
-            "'contacts_contact' AND is_generated = 'NEVER' AND column_name NOT IN ('id', 'tags') "
-            "ORDER BY ordinal_position"
-        )
-        columns = ", ".join(row[0] for row in cursor.fetchall())
-        cursor.execute(
-            f"INSERT INTO contacts_contact ({columns}, tags) SELECT {columns}, {tags_sql} "  # noqa: S608 -- test constants
-            "FROM contacts_contact, generate_series(1, %s) AS g WHERE id = %s",
-            [count, template.pk],
-        )
-
-
-def test_the_counts_use_the_tags_gin_index(channel: Channel, other_channel: Channel) -> None:
-    tag_catalogue_ensure(channel=channel, tags=["vip", "gold"])
-    template = ContactFactory(channel=channel, profile={}, tags=[])
-    clone(template, 5000, "(CASE WHEN mod(g, 500) = 0 THEN '{vip}' ELSE '{gold}' END)::text[]")
-    clone(ContactFactory(channel=other_channel, profile={}), 3000, "'{gold}'::text[]")
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE contacts_contact")
-
-    with CaptureQueriesContext(connection) as queries:
-        counts = tag_holder_counts(channel=channel, names=["vip"])
-    (statement,) = [q["sql"] for q in queries if "count(*)" in q["sql"]]
-    with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN {statement}")
-        plan = "\n".join(row[0] for row in cursor.fetchall())
-
-    assert counts == {"vip": BoundedCount(10, True)}
-    assert "Bitmap Index Scan on contact_tags_gin" in plan
-
-
 # -- create -------------------------------------------------------------------------------------
 
 
@@ -327,22 +255,6 @@ def test_deleting_a_tag_removes_it_from_the_catalogue_and_every_contact(
     assert Contact.objects.get(pk=kept.pk).updated_at == updated_at
     assert catalogue(other_channel) == ["vip"]
     assert tag_sets(other_channel) == [["vip"]]
-
-
-def test_holders_lose_the_tag_in_batches_then_a_final_sweep(channel: Channel) -> None:
-    for _ in range(5):
-        tagged(channel, "vip", "gold")
-    tag = Tag.objects.get(channel=channel, name="vip")
-
-    with CaptureQueriesContext(connection) as queries:
-        removed = tag_delete(tag=tag, batch_size=2)
-
-    updates = [q["sql"] for q in queries if q["sql"].startswith("UPDATE")]
-    assert removed == 5
-    assert len(updates) == 4  # batches of 2, 2 and 1, then the sweep with the catalogue delete
-    assert all("LIMIT 2" in sql for sql in updates[:3])
-    assert tag_sets(channel) == [["gold"]] * 5
-    assert catalogue(channel) == ["gold"]
 
 
 def test_another_channels_tag_is_not_found_and_stays(

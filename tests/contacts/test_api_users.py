@@ -14,7 +14,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from contacts.models import Contact, ContactActivity, Event, Tag
-from contacts.services import tag_catalogue_ensure
+from contacts.services.tags import tag_catalogue_ensure
 from crm import services
 from crm.models import Channel
 from crm.permissions import ALL_PERMISSIONS
@@ -175,6 +175,36 @@ def test_post_lists_every_problem_and_creates_nothing(api: Api) -> None:
     ]
     assert not Contact.objects.exists()
     assert not Tag.objects.exists()
+
+
+@pytest.mark.django_db
+def test_one_refusal_lists_the_problems_in_the_order_of_the_keys(api: Api) -> None:
+    response = api.call(
+        "POST",
+        "users",
+        {
+            "zzz": 1,
+            "profile": "x",
+            "profileOnce": {"age": 1},
+            "tags": ["a b"],
+            "unsubscribeTexting": 0,
+        },
+    )
+
+    assert response.status_code == 400
+    assert response.json()["message"] == (
+        "6 problems (zzz, profile, profileOnce.age, tags, unsubscribeTexting); "
+        "each is listed under errors."
+    )
+    assert [(e["key"], e["code"]) for e in response.json()["errors"]] == [
+        ("zzz", "unknown_field"),
+        ("profile", "invalid_type"),
+        ("profileOnce.age", "unknown_key"),
+        ("tags", "invalid_tag"),
+        ("unsubscribeTexting", "invalid_type"),
+        ("profile", "required"),
+    ]
+    assert not Contact.objects.exists()
 
 
 @pytest.mark.django_db
@@ -576,6 +606,18 @@ def test_put_lists_the_member_id_with_the_bodys_problems(api: Api) -> None:
     assert sorted((e["key"], e["code"]) for e in response.json()["errors"]) == [
         ("memberId", "too_long"),
         ("profile.age", "unknown_key"),
+    ]
+    assert not Contact.objects.exists()
+
+
+@pytest.mark.django_db
+def test_put_lists_the_member_id_after_the_bodys_problems(api: Api) -> None:
+    response = api.call("PUT", "users/@" + "m" * 256, {"tags": "vip", "profile": {"age": 3}})
+
+    assert [(e["key"], e["code"]) for e in response.json()["errors"]] == [
+        ("profile.age", "unknown_key"),
+        ("tags", "invalid_type"),
+        ("memberId", "too_long"),
     ]
     assert not Contact.objects.exists()
 

@@ -323,7 +323,7 @@ class TestIsolationAndSearch:
     def test_a_segment_is_usable_as_a_condition(
         self, shop: Channel, viewer: Viewer, people: None
     ) -> None:
-        from contacts.segments import segment_create
+        from contacts.services.segments import segment_create
 
         gold = segment_create(
             viewer=viewer, name="Gold", filter=cond("profile.grade", "eq", "gold")
@@ -336,7 +336,7 @@ class TestIsolationAndSearch:
     def test_another_channels_segment_is_unknown(
         self, viewer: Viewer, other_channel: Channel
     ) -> None:
-        from contacts.segments import segment_create
+        from contacts.services.segments import segment_create
 
         theirs = segment_create(
             viewer=Viewer(channel=other_channel, permissions=ALL_PERMISSIONS), name="X", filter={}

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from django.db import connection, transaction
 
-from contacts.atomic import contact_defaults
 from contacts.listing import contact_filtered, contact_list_page
+from contacts.services.atomic import contact_defaults
 from crm.models import Channel
 from crm.permissions import ALL_PERMISSIONS, Viewer
 from crm.provisioning import channel_provision

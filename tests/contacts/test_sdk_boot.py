@@ -8,9 +8,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from contacts.ingest import member_hash
 from contacts.models import Contact, ContactActivity, ContactType, Event
 from contacts.representation import user_object
+from contacts.services.boot import member_hash
 from crm.models import Channel
 from tests.contacts.factories import MemberFactory
 from tests.contacts.sdk_client import Sdk

@@ -10,8 +10,8 @@ from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
-from contacts.activity import month_of
 from contacts.models import Contact, Event, Tag
+from contacts.services.activity import month_of
 from crm.models import Channel
 from profile_schema.models import FieldType, ProfileField
 from profile_schema.services import profile_field_type_change

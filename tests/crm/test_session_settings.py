@@ -76,3 +76,26 @@ def test_on_its_own_the_block_sends_one_statement_for_its_settings() -> None:
 def test_a_block_needs_a_setting() -> None:
     with pytest.raises(ValueError, match="at least one setting"), settings_for_block({}):
         pass
+
+
+@pytest.mark.django_db
+def test_a_statement_timeout_is_known_by_its_sqlstate() -> None:
+    from crm.session_settings import statement_timed_out
+
+    with (
+        pytest.raises(OperationalError) as timed_out,
+        settings_for_block({"statement_timeout": "10"}) as cursor,
+    ):
+        cursor.execute("SELECT pg_sleep(0.2)")
+    with pytest.raises(OperationalError) as locked, transaction.atomic(), connection.cursor() as c:
+        c.execute(
+            "DO $$ BEGIN RAISE 'statement timeout' USING ERRCODE = 'lock_not_available'; END $$"
+        )
+
+    assert statement_timed_out(timed_out.value) is True  # Django's error, by its psycopg cause
+    assert statement_timed_out(timed_out.value.__cause__) is True
+    assert statement_timed_out(locked.value) is False  # the wording alone is no timeout
+    assert (
+        statement_timed_out(OperationalError("canceling statement due to statement timeout"))
+        is False
+    )

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from contacts.activity import mau_by_channel
+from contacts.selectors.activity import mau_by_channel
 
 
 def month_parse(text: str) -> date:

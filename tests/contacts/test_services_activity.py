@@ -6,7 +6,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from contacts.activity import activity_record, mau_by_channel, mau_series, month_of
+from contacts.selectors.activity import mau_by_channel, mau_series
+from contacts.services.activity import activity_record, month_of
 from crm.models import Channel
 from tests.contacts.factories import ContactFactory
 

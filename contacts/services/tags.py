@@ -1,50 +1,28 @@
-"""Writes for contacts and the channel's tag catalogue."""
+"""The channel's tag catalogue and a contact's tags: add to the catalogue, set, delete a tag.
+
+A tag delete is resumable: `tag_removal_batch` takes a tag off the next holders after a contact
+id, each batch its own short transaction, and `tag_removal_finish` drops the catalogue entry
+last; `tag_delete` runs them in a loop, and a background job can run them with its progress.
+Removing a tag leaves the contacts' `updatedAt` alone: an admin's cleanup is no activity of
+theirs."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F, Func, Q, Value
 from django.db.models.functions import Now
 
-from contacts.activity import activity_record
-from contacts.models import (
-    MAX_TAGS_PER_CHANNEL,
-    MAX_TAGS_PER_CONTACT,
-    TAG_MAX_LENGTH,
-    Contact,
-    Tag,
-)
+from contacts.models import MAX_TAGS_PER_CHANNEL, Contact, Tag
+from contacts.services.activity import activity_record
+from contacts.services.values import tags_clean
 from crm.models import Channel
 
-TAG_FORBIDDEN = re.compile(r"[.$/\\\s]")
-
-
-def tags_clean(tags: Iterable[object]) -> list[str]:
-    """Lowercase, de-duplicate and check TAGS: at most 20, no `.` `$` `/` `\\` or spaces."""
-    cleaned: list[str] = []
-    problems: list[str] = []
-    for raw in tags:
-        if not isinstance(raw, str) or not raw.strip():
-            problems.append(f"{raw!r} is not a tag: a tag is a non-empty string.")
-            continue
-        tag = raw.strip().lower()
-        if TAG_FORBIDDEN.search(tag):
-            problems.append(f"{raw!r}: a tag may not hold '.', '$', '/', '\\' or spaces.")
-        elif len(tag) > TAG_MAX_LENGTH:
-            problems.append(f"{raw!r}: a tag has at most {TAG_MAX_LENGTH} characters.")
-        elif tag not in cleaned:
-            cleaned.append(tag)
-    if len(cleaned) > MAX_TAGS_PER_CONTACT:
-        problems.append(
-            f"A contact has at most {MAX_TAGS_PER_CONTACT} tags; {len(cleaned)} were given."
-        )
-    if problems:
-        raise ValidationError({"tags": problems})
-    return cleaned
+DELETE_BATCH_SIZE = 5000
+_CONTACTS = Contact._meta.db_table
 
 
 def tag_catalogue_ensure(*, channel: Channel, tags: Iterable[str]) -> None:
@@ -98,30 +76,6 @@ def contact_tags_set(*, contact: Contact, tags: Iterable[object]) -> Contact:
     return contact
 
 
-def contact_consent_set(
-    *, contact: Contact, unsubscribe_email: bool, unsubscribe_texting: bool
-) -> Contact:
-    """Set CONTACT's marketing opt-outs as a manager chose them; no change writes nothing."""
-    changed = (
-        Contact.objects.filter(pk=contact.pk)
-        .filter(
-            ~Q(unsubscribe_email=unsubscribe_email) | ~Q(unsubscribe_texting=unsubscribe_texting)
-        )
-        .update(
-            unsubscribe_email=unsubscribe_email,
-            unsubscribe_texting=unsubscribe_texting,
-            updated_at=Now(),
-        )
-    )
-    contact.refresh_from_db(fields=["unsubscribe_email", "unsubscribe_texting", "updated_at"])
-    if changed:
-        activity_record(channel=contact.channel, contact_id=contact.pk, moment=contact.updated_at)
-    return contact
-
-
-DELETE_BATCH_SIZE = 5000
-
-
 @transaction.atomic
 def tag_create(*, channel: Channel, name: object) -> tuple[Tag, bool]:
     """Add NAME, cleaned as every tag is, to CHANNEL's catalogue; the tag and whether it is new."""
@@ -133,23 +87,59 @@ def tag_create(*, channel: Channel, name: object) -> tuple[Tag, bool]:
     return Tag.objects.get(channel=channel, name=clean), True
 
 
-def tag_delete(*, tag: Tag, batch_size: int = DELETE_BATCH_SIZE) -> int:
-    """Remove TAG from its holders (batches, each its own transaction), then from the catalogue."""
-    holders = Contact.objects.filter(channel=tag.channel, tags__contains=[tag.name])
-    tags_field = Contact._meta.get_field("tags")
-    without = Func(F("tags"), Value(tag.name), function="array_remove", output_field=tags_field)
-    removed = 0
-    while True:
-        with transaction.atomic():
-            batch = holders.filter(pk__in=holders.values("pk")[:batch_size])
-            changed = batch.update(tags=without)
-        removed += changed
-        if changed < batch_size:
-            break
+@dataclass(frozen=True)
+class TagRemovalBatch:
+    """What one batch of a tag delete did: the last contact id it reached, how many contacts
+    lost the tag, and whether no holder is left past it."""
+
+    last_id: int
+    changed: int
+    finished: bool
+
+
+def tag_removal_batch(
+    *, channel_id: int, name: str, after: int, batch_size: int = DELETE_BATCH_SIZE
+) -> TagRemovalBatch:
+    """Take tag NAME off the next BATCH_SIZE holders with a contact id above AFTER, in one
+    transaction; run again from the same AFTER, it finds nothing left to do there."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_CONTACTS} AS c SET tags = array_remove(c.tags, %(name)s::varchar)"  # noqa: S608 -- constant
+            f" WHERE c.id IN (SELECT h.id FROM {_CONTACTS} AS h"
+            " WHERE h.channel_id = %(channel)s AND h.tags @> ARRAY[%(name)s]::varchar(50)[]"
+            " AND h.id > %(after)s ORDER BY h.id LIMIT %(size)s FOR UPDATE)"
+            " RETURNING c.id",
+            {"channel": channel_id, "name": name, "after": after, "size": batch_size},
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    return TagRemovalBatch(
+        last_id=max(ids, default=after), changed=len(ids), finished=len(ids) < batch_size
+    )
+
+
+def tag_removal_finish(*, channel_id: int, name: str) -> int:
+    """Drop tag NAME from the catalogue, then from contacts tagged while the batches ran; how
+    many of those there were. Idempotent: a second run finds nothing."""
     with transaction.atomic():
         # The catalogue row goes first: the delete waits for writers that hold the tag (they
         # read it FOR KEY SHARE in tag_catalogue_ensure), and later writers find it gone and
         # add it back, so no contact keeps a tag the catalogue lacks.
-        Tag.objects.filter(pk=tag.pk).delete()
-        removed += holders.update(tags=without)  # contacts tagged while the batches ran
-    return removed
+        Tag.objects.filter(channel_id=channel_id, name=name).delete()
+        holders = Contact.objects.filter(channel_id=channel_id, tags__contains=[name])
+        tags_field = Contact._meta.get_field("tags")
+        without = Func(F("tags"), Value(name), function="array_remove", output_field=tags_field)
+        return holders.update(tags=without)
+
+
+def tag_delete(*, tag: Tag, batch_size: int = DELETE_BATCH_SIZE) -> int:
+    """Remove TAG from its holders (batches, each its own transaction), then from the catalogue;
+    how many contacts lost it."""
+    removed, after = 0, 0
+    while True:
+        batch = tag_removal_batch(
+            channel_id=tag.channel_id, name=tag.name, after=after, batch_size=batch_size
+        )
+        removed, after = removed + batch.changed, batch.last_id
+        if batch.finished:
+            break
+    return removed + tag_removal_finish(channel_id=tag.channel_id, name=tag.name)

@@ -1,9 +1,8 @@
-"""Monthly active contacts: a contact counts in every month its data changed."""
+"""Reads of the monthly-active ledger: the figures per channel and month."""
 
 from __future__ import annotations
 
-import zoneinfo
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from django.db.models import Count, QuerySet
@@ -12,22 +11,10 @@ from contacts.models import ContactActivity
 from crm.models import Channel
 
 
-def month_of(channel: Channel, moment: datetime) -> date:
-    """The first day of MOMENT's month in the channel's time zone."""
-    local = moment.astimezone(zoneinfo.ZoneInfo(channel.timezone))
-    return local.date().replace(day=1)
-
-
-def activity_record(*, channel: Channel, contact_id: int, moment: datetime) -> None:
-    """Count the contact as active in MOMENT's month (once a month, idempotent)."""
-    ContactActivity.objects.bulk_create(
-        [ContactActivity(channel=channel, contact_id=contact_id, month=month_of(channel, moment))],
-        ignore_conflicts=True,
-    )
-
-
 def mau_by_channel(*, month: date) -> QuerySet[ContactActivity, dict[str, Any]]:
-    """Monthly active contacts of every channel for MONTH (its first day): channel, name, count."""
+    """Monthly active contacts of every channel for MONTH (its first day): channel, name, count.
+
+    For the operator's report (manage.py mau), across every channel."""
     return (
         ContactActivity.objects.filter(month=month)
         .values("channel_id", "channel__name")

@@ -1,4 +1,4 @@
-"""Segments: saved filters per channel, usable wherever a filter is."""
+"""Segments: saved filters per channel, usable wherever a filter is (key `segment`)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from contacts.filtering import filter_parse
 from contacts.listing import fields_by_key
 from contacts.models import Segment
+from contacts.selectors.segments import segment_filter_of
 from crm.errors import Conflict, InvalidInput, Problem
 from crm.permissions import Viewer
 
@@ -19,7 +20,7 @@ class SegmentConflict(Conflict):
     """A segment of that name already exists in the channel."""
 
 
-def _name_clean(name: Any) -> str:
+def _name_clean(name: str) -> str:
     if not isinstance(name, str) or not name.strip() or len(name.strip()) > NAME_MAX:
         raise InvalidInput(
             [
@@ -33,26 +34,23 @@ def _name_clean(name: Any) -> str:
     return name.strip()
 
 
-def segment_filter_check(viewer: Viewer, data: Any, segment_id: int | None = None) -> Any:
-    """Validate DATA as a filter of the viewer's channel (a segment may not include itself)."""
+def segment_filter_check(*, viewer: Viewer, filter: object, segment_id: int | None = None) -> Any:
+    """FILTER (a JSON filter tree) when it is valid in the viewer's channel, {} for none;
+    InvalidInput naming each problem. A segment may not include itself (SEGMENT_ID)."""
 
     def segment_filter(other_id: int) -> Any:
         if segment_id is not None and other_id == segment_id:
-            return data
-        return (
-            Segment.objects.filter(channel=viewer.channel, pk=other_id)
-            .values_list("filter", flat=True)
-            .first()
-        )
+            return filter
+        return segment_filter_of(viewer=viewer, segment_id=other_id)
 
-    filter_parse(data, fields=fields_by_key(viewer), viewer=viewer, segment_filter=segment_filter)
-    return data if data is not None else {}
+    filter_parse(filter, fields=fields_by_key(viewer), viewer=viewer, segment_filter=segment_filter)
+    return filter if filter is not None else {}
 
 
-def segment_create(*, viewer: Viewer, name: Any, filter: Any) -> Segment:
+def segment_create(*, viewer: Viewer, name: str, filter: object) -> Segment:
     """Save FILTER under NAME in the viewer's channel; names are unique per channel."""
     cleaned = _name_clean(name)
-    checked = segment_filter_check(viewer, filter)
+    checked = segment_filter_check(viewer=viewer, filter=filter)
     try:
         with transaction.atomic():
             return Segment.objects.create(
@@ -66,13 +64,13 @@ def segment_create(*, viewer: Viewer, name: Any, filter: Any) -> Segment:
 
 
 def segment_update(
-    *, viewer: Viewer, segment: Segment, name: Any = None, filter: Any = None
+    *, viewer: Viewer, segment: Segment, name: str | None = None, filter: object = None
 ) -> Segment:
-    """Rename a segment or change its filter."""
+    """Rename a segment or change its filter (None leaves either as it is)."""
     if name is not None:
         segment.name = _name_clean(name)
     if filter is not None:
-        segment.filter = segment_filter_check(viewer, filter, segment_id=segment.pk)
+        segment.filter = segment_filter_check(viewer=viewer, filter=filter, segment_id=segment.pk)
     try:
         with transaction.atomic():
             segment.save(update_fields=["name", "filter", "updated_at"])
@@ -84,14 +82,3 @@ def segment_update(
 def segment_delete(*, segment: Segment) -> None:
     """Delete a saved segment (contacts are untouched)."""
     segment.delete()
-
-
-def segment_object(segment: Segment) -> dict[str, Any]:
-    """A segment as API.md shows it."""
-    return {
-        "id": str(segment.pk),
-        "name": segment.name,
-        "filter": segment.filter,
-        "createdAt": int(segment.created_at.timestamp() * 1000),
-        "updatedAt": int(segment.updated_at.timestamp() * 1000),
-    }

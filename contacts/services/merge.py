@@ -1,7 +1,10 @@
-"""Merging a device's anonymous contact or lead into the member it turns out to be (SPEC §5).
+"""Merging a device's anonymous contact or lead into the member it turns out to be.
 
-Both rows are locked for the whole merge (ARCHITECTURE rule 3: a row lock held for the whole
-change), so a concurrent boot or update waits and then sees the merged member."""
+When a visitor signs in, the contact their device had before (anonymous, or a lead) becomes
+part of the member: profile, tags, visits, consent and everything held on it (events,
+conversations). Both rows are locked for the whole merge (docs/ARCHITECTURE.md rule 3: a row
+lock held for the whole change), so a concurrent boot or update waits and then sees the merged
+member."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import ManyToOneRel, Model, Q
 
 from contacts.models import (
     MAX_PROFILE_BYTES,
@@ -56,7 +59,8 @@ def _within_limits(profile: dict[str, Any], *, keep: dict[str, Any]) -> dict[str
     return profile
 
 
-def tags_merge(member: list[str], other: list[str]) -> list[str]:
+def tags_merge(*, member: list[str], other: list[str]) -> list[str]:
+    """The member's tags, then the other's it lacks, at most 20."""
     return (member + [t for t in other if t not in member])[:MAX_TAGS_PER_CONTACT]
 
 
@@ -69,7 +73,7 @@ def _device_from_newer(member: Contact, other: Contact, prefix: str) -> dict[str
     return {name: getattr(other, name) for name in [*names, f"{prefix}_last_seen_at"]}
 
 
-def merged_fields(member: Contact, other: Contact) -> dict[str, Any]:
+def merged_fields(*, member: Contact, other: Contact) -> dict[str, Any]:
     """The member's columns after absorbing OTHER."""
     fields: dict[str, Any] = {
         "profile": profiles_merge(
@@ -77,7 +81,7 @@ def merged_fields(member: Contact, other: Contact) -> dict[str, Any]:
             other=other.profile,
             member_is_older=member.created_at <= other.created_at,
         ),
-        "tags": tags_merge(member.tags, other.tags),
+        "tags": tags_merge(member=member.tags, other=other.tags),
         "sessions_count": member.sessions_count + other.sessions_count,
         "web_sessions_count": member.web_sessions_count + other.web_sessions_count,
         "mobile_sessions_count": member.mobile_sessions_count + other.mobile_sessions_count,
@@ -95,16 +99,24 @@ def merged_fields(member: Contact, other: Contact) -> dict[str, Any]:
     return fields
 
 
+def _holding_models() -> list[tuple[type[Model], str]]:
+    """(model, field) of every foreign key to Contact, including those without a reverse
+    accessor (related_name "+", as the activity ledger's)."""
+    return [
+        (relation.related_model, relation.field.name)
+        for relation in Contact._meta.get_fields(include_hidden=True)
+        if isinstance(relation, ManyToOneRel)
+        and relation.one_to_many
+        and isinstance(relation.related_model, type)
+    ]
+
+
 def _rows_move(other: Contact, member: Contact) -> None:
     """Give the member everything held on OTHER (events, conversations, …) before it goes.
 
     Every model with a foreign key to Contact is moved, so a model added later cannot be lost
     to the delete's cascade; the monthly-activity ledger is merged (one row a month)."""
-    for relation in Contact._meta.related_objects:
-        if not relation.one_to_many:
-            continue
-        model, column = relation.related_model, relation.field.name
-        assert not isinstance(model, str)
+    for model, column in _holding_models():
         rows = model._default_manager.filter(**{column: other})
         if model is ContactActivity:
             months = list(rows.values_list("month", flat=True))
@@ -140,7 +152,7 @@ def contact_merge_device_into_member(
     other = next((c for c in rows if c.pk != member_contact_id), None)
     if member is None or other is None:
         return False
-    fields = merged_fields(member, other)
+    fields = merged_fields(member=member, other=other)
     _rows_move(other, member)
     other.delete()
     Contact.objects.filter(pk=member.pk).update(**fields, updated_at=now)

@@ -1,83 +1,62 @@
 """Atomic contact writes: one SQL statement that merges a change into the stored row.
 
-ARCHITECTURE rule 3: never read-modify-write. A change is turned into one expression per
-column, computed from the row as stored at write time (`c`), so concurrent writers merge
+Never read-modify-write (docs/ARCHITECTURE.md rule 3). A change is turned into one expression
+per column, computed from the row as stored at write time (`c`), so concurrent writers merge
 instead of overwriting each other. The same expressions serve the upsert of a boot (INSERT …
 ON CONFLICT DO UPDATE) and the update of a known contact; the update is skipped when nothing
 would change, so a repeated boot writes nothing.
+
+Values are always bound parameters; the only names written into the text are column names,
+each checked against the model (`_identity_checked`, `_columns_checked`) before it is used.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
 from django.contrib.postgres.fields import ArrayField
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection
+from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import JSONField
 
-from contacts.models import MAX_TAGS_PER_CONTACT, Contact
-from crm.errors import InvalidInput, Problem
+from contacts.models import Contact
+from contacts.services.change import PLATFORMS, ContactChange, database_limits
 from crm.prepared import server_bound_cursor
-from profile_schema.validation import MAX_PROFILE_BYTES, MAX_PROFILE_KEYS
 
-SESSION_IDLE = timedelta(minutes=30)
-# lastSeenAt is kept to this resolution, so boots in quick succession write nothing new.
-LAST_SEEN_RESOLUTION = timedelta(minutes=1)
-PLATFORMS = ("web", "mobile")
-CONSTRAINT_PROBLEMS = {
-    "contact_tags_at_most_20": Problem(
-        "tags", "too_many_tags", f"A contact has at most {MAX_TAGS_PER_CONTACT} tags."
-    ),
-    "contact_profile_at_most_256_keys": Problem(
-        "profile", "too_many_keys", f"A profile holds at most {MAX_PROFILE_KEYS} keys."
-    ),
-    "contact_profile_at_most_15kb": Problem(
-        "profile", "too_large", f"A profile is at most {MAX_PROFILE_BYTES} bytes as JSON."
-    ),
-}
+# The columns a contact is found by in an upsert; each has a partial unique index
+# (channel_id, <column>) WHERE <column> IS NOT NULL that ON CONFLICT names.
+IDENTITIES = frozenset({"member_id", "veil_id"})
 
 
-@dataclass
-class ContactChange:
-    """What one write does to a contact; every value already validated and normalised."""
+def _identity_checked(identity: str) -> str:
+    """IDENTITY when a contact can be found by it; ValueError otherwise.
 
-    now: datetime
-    profile_set: dict[str, Any] = field(default_factory=dict)
-    profile_once: dict[str, Any] = field(default_factory=dict)
-    profile_remove: list[str] = field(default_factory=list)
-    tags_add: list[str] = field(default_factory=list)
-    tags_remove: list[str] = field(default_factory=list)
-    tags_replace: list[str] | None = None
-    language: str | None = None
-    # SDK writes may only turn opt-outs on; managers and API clients set them either way.
-    unsubscribe_email: bool | None = None
-    unsubscribe_texting: bool | None = None
-    unsubscribe_only_on: bool = False
-    columns: dict[str, Any] = field(default_factory=dict)
-    visit: str | None = None  # "web" or "mobile": count a visit now
+    The name goes into the statement's text, so it is checked for real (an assert would vanish
+    under `python -O`)."""
+    if identity not in IDENTITIES:
+        raise ValueError(f"{identity!r} is not a contact identity; use member_id or veil_id.")
+    return identity
 
-    def params(self) -> dict[str, Any]:
-        return {
-            "now": self.now,
-            "idle_before": self.now - SESSION_IDLE,
-            "seen_before": self.now - LAST_SEEN_RESOLUTION,
-            "p_set": json.dumps(self.profile_set, ensure_ascii=False),
-            "p_once": json.dumps(self.profile_once, ensure_ascii=False),
-            "p_remove": list(self.profile_remove),
-            "t_add": list(self.tags_add),
-            "t_remove": list(self.tags_remove),
-            "t_replace": self.tags_replace,
-            "language": self.language or "",
-            "u_email": self.unsubscribe_email,
-            "u_texting": self.unsubscribe_texting,
-            **{f"col_{name}": value for name, value in self.columns.items()},
-        }
+
+@lru_cache(maxsize=1)
+def _writable_columns() -> frozenset[str]:
+    """The contact table's columns a change may set directly (not the id, not generated ones)."""
+    return frozenset(
+        model_field.column
+        for model_field in Contact._meta.concrete_fields
+        if not (model_field.primary_key or model_field.generated)
+    )
+
+
+def _columns_checked(columns: Iterable[str]) -> None:
+    """ValueError unless every name of COLUMNS is a writable column of the contact table."""
+    unknown = sorted(set(columns) - _writable_columns())
+    if unknown:
+        raise ValueError(f"Not columns a change may set: {', '.join(map(repr, unknown))}.")
 
 
 def _profile_expr() -> str:
@@ -116,6 +95,7 @@ def data_expressions(change: ContactChange) -> dict[str, str]:
         expr = _unsubscribe_expr(change, column, param)
         if expr:
             exprs[column] = expr
+    _columns_checked(change.columns)
     for name in change.columns:
         exprs[name] = f"%(col_{name})s"
     return exprs
@@ -123,6 +103,8 @@ def data_expressions(change: ContactChange) -> dict[str, str]:
 
 def visit_expressions(platform: str) -> dict[str, str]:
     """Column -> SQL expression counting a visit on PLATFORM now (30 idle minutes: new session)."""
+    if platform not in PLATFORMS:
+        raise ValueError(f"{platform!r} is not a platform; use web or mobile.")
     new_session = (
         f"(CASE WHEN c.{platform}_last_seen_at IS NULL"
         f" OR c.{platform}_last_seen_at < %(idle_before)s THEN 1 ELSE 0 END)"
@@ -149,18 +131,6 @@ def update_sql(change: ContactChange) -> tuple[str, str]:
     assignments["updated_at"] = "%(now)s"
     set_list = ", ".join(f"{column} = {expr}" for column, expr in assignments.items())
     return set_list, changed
-
-
-@contextmanager
-def database_limits() -> Iterator[None]:
-    """A database limit (tags, profile size, key count) hit inside becomes a refusal naming it."""
-    try:
-        yield
-    except IntegrityError as error:
-        constraint = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
-        if constraint in CONSTRAINT_PROBLEMS:
-            raise InvalidInput([CONSTRAINT_PROBLEMS[constraint]]) from error
-        raise
 
 
 def execute(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
@@ -294,8 +264,7 @@ def _upsert_sql(
 
     The text depends only on the change's shape, so it is built once per shape and the
     statement is the same from boot to boot (prepared, see crm.prepared)."""
-    assert identity in ("member_id", "veil_id")
-    sql = _upsert_text_for(change, identity)
+    sql = _upsert_text_for(change, _identity_checked(identity))
     params = {
         **change.params(),
         "channel_id": channel_id,

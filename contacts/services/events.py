@@ -12,10 +12,11 @@ from django.db import transaction
 from django.db.models import BigIntegerField, Func, JSONField, Value
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Greatest
+from django.utils import timezone
 
-from contacts.activity import activity_record
-from contacts.atomic import database_limits
 from contacts.models import EVENT_NAME_MAX_LENGTH, Contact, Event
+from contacts.services.activity import activity_record
+from contacts.services.change import database_limits
 from crm.errors import InvalidInput, Problem
 from profile_schema.locks import schema_read_lock
 from profile_schema.models import FieldType
@@ -31,7 +32,7 @@ def checkout_event_name() -> str:
     return str(getattr(settings, "CHECKOUT_EVENT_NAME", "CheckoutComplete"))
 
 
-def event_problems(name: Any, properties: Any) -> list[Problem]:
+def event_problems(name: object, properties: object) -> list[Problem]:
     """Every problem with an event: its name, each property, the nested payload's size."""
     problems: list[Problem] = []
     if not isinstance(name, str) or not name.strip():
@@ -89,13 +90,24 @@ def _checkout_time_record(contact: Contact, at: datetime) -> None:
     )
 
 
-def contact_event_track(*, contact: Contact, name: Any, properties: Any, at: datetime) -> Event:
-    """Record an event of CONTACT; a checkout event also updates the last checkout time."""
+def event_values_clean(*, name: object, properties: object) -> tuple[str, dict[str, Any]]:
+    """(name, properties) of an event as a request gave them, checked (missing properties are
+    none); InvalidInput listing every problem."""
     properties = {} if properties is None else properties
     problems = event_problems(name, properties)
-    if problems:
+    # Without problems, NAME is a string and PROPERTIES an object: the type checks only say so.
+    if problems or not isinstance(name, str) or not isinstance(properties, Mapping):
         raise InvalidInput(problems)
-    checkout = name.strip() == checkout_event_name()
+    return name.strip(), dict(properties)
+
+
+def contact_event_track(
+    *, contact: Contact, name: str, properties: Mapping[str, Any], at: datetime | None = None
+) -> Event:
+    """Record event NAME (checked by event_values_clean) of CONTACT at AT (default now); a
+    checkout event also updates the last checkout time."""
+    at = timezone.now() if at is None else at
+    checkout = name == checkout_event_name()
     with transaction.atomic():
         if checkout:
             # A profile write like any other: the schema lock before any row lock, and the
@@ -104,7 +116,7 @@ def contact_event_track(*, contact: Contact, name: Any, properties: Any, at: dat
         event = Event.objects.create(
             channel_id=contact.channel_id,
             contact=contact,
-            name=name.strip(),
+            name=name,
             properties=dict(properties),
             created_at=at,
         )
@@ -118,13 +130,3 @@ def contact_event_track(*, contact: Contact, name: Any, properties: Any, at: dat
 def _checkout_field_is_datetime(contact: Contact) -> bool:
     field = profile_fields_by_key(contact.channel).get(CHECKOUT_KEY)
     return field is not None and field.type == FieldType.DATETIME
-
-
-def event_object(event: Event) -> dict[str, Any]:
-    """An event as API.md shows it."""
-    return {
-        "id": str(event.pk),
-        "name": event.name,
-        "property": event.properties,
-        "createdAt": int(event.created_at.timestamp() * 1000),
-    }
