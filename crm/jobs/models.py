@@ -88,7 +88,7 @@ class Job(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(state__in=FINISHED_STATES, finished_at__isnull=False)
-                | Q(state__in=ACTIVE_STATES, finished_at__isnull=True),
+                | (~Q(state__in=FINISHED_STATES) & Q(finished_at__isnull=True)),
                 name="job_finished_when_over",
             ),
             models.CheckConstraint(

@@ -273,3 +273,17 @@ def test_an_endpoint_that_starts_a_job_answers_202_with_it(
     assert response.status_code == 202
     assert response.data == {"job": job_object(job)}
     assert (response.data["job"]["id"], response.data["job"]["state"]) == (str(job.pk), "queued")
+
+
+def test_the_schema_describes_the_error_of_a_failed_job(db: None) -> None:
+    schema = Client().get("/open/v5/schema/", {"format": "json"}).json()
+
+    components = schema["components"]["schemas"]
+    assert "service_unavailable" in components["ErrorTypeEnum"]["enum"]
+    assert components["JobStateEnum"]["enum"] == [
+        "queued",
+        "running",
+        "succeeded",
+        "failed",
+        "cancelled",
+    ]
