@@ -18,7 +18,9 @@ import pytest
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parent.parent
-SMOKE_DB = "crm_smoke_run"
+# Named after the configured database, so that checkouts sharing a server do not drop each
+# other's ("crm" gives "crm_smoke_run").
+SMOKE_DB = f"{settings.DATABASES['default']['NAME']}_smoke_run"
 
 
 def server_conninfo(dbname: str) -> str:
@@ -52,9 +54,12 @@ def recreate_database(name: str, *, drop_only: bool = False) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def wait_for(url: str, seconds: float) -> None:
+def wait_for(url: str, seconds: float, process: subprocess.Popen[str] | None = None) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            output = process.stdout.read() if process.stdout else ""
+            raise AssertionError(f"it stopped with status {process.returncode}:\n{output}")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback only
                 if response.status == 200:
@@ -79,7 +84,7 @@ def running_server() -> Iterator[tuple[str, subprocess.Popen[str]]]:
         start_new_session=True,  # a process group of its own, as a terminal gives it (Ctrl-C)
     )
     try:
-        wait_for(f"http://127.0.0.1:{port}/healthz", 180)
+        wait_for(f"http://127.0.0.1:{port}/healthz", 180, process)
         yield f"http://127.0.0.1:{port}", process
     finally:
         if process.poll() is None:
