@@ -1,7 +1,8 @@
-"""The jobs in the Django admin: read-only, scoped to the manager's channels, with a cancel."""
+"""The jobs in the Django admin: read-only, scoped to the manager's channels; cancel, resume."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
@@ -12,7 +13,7 @@ from django.http import HttpRequest
 from crm.admin_scoping import ChannelListFilter, ChannelScopedAdmin
 from crm.errors import Conflict
 from crm.jobs.models import Job
-from crm.jobs.services import job_cancel
+from crm.jobs.services import job_cancel, job_resume
 from crm.permissions import viewer_for_user
 
 # Any role of a channel may follow its jobs (as any credential may through the API).
@@ -22,10 +23,19 @@ ANY_ROLE = "any_role"
 @admin.register(Job)
 class JobAdmin(ChannelScopedAdmin):
     view_permission = ANY_ROLE
-    list_display = ["id", "kind", "state", "progress", "skipped", "channel", "finished_at"]
+    list_display = [
+        "id",
+        "kind",
+        "state",
+        "progress",
+        "skipped",
+        "error_message",
+        "channel",
+        "finished_at",
+    ]
     list_filter = [ChannelListFilter, "state", "kind"]
     list_select_related = ["channel"]
-    actions = ["cancel"]
+    actions = ["cancel", "resume"]
     fields = (
         "channel",
         "kind",
@@ -33,7 +43,7 @@ class JobAdmin(ChannelScopedAdmin):
         "progress",
         "skipped",
         "skipped_reasons",
-        "error",
+        "error_message",
         "params",
         "position",
         "requested_by",
@@ -60,7 +70,7 @@ class JobAdmin(ChannelScopedAdmin):
         return False
 
     def has_cancel_permission(self, request: HttpRequest) -> bool:
-        # Each job's kind names the permission; the action checks it job by job.
+        # Cancel and resume: each job's kind names the permission, checked job by job.
         return self.has_view_permission(request)
 
     @admin.display(description="progress")
@@ -72,22 +82,36 @@ class JobAdmin(ChannelScopedAdmin):
         who = job.requested_by_user or job.requested_by_credential
         return str(who) if who else "—"
 
+    @admin.display(description="error")
+    def error_message(self, job: Job) -> str:
+        return f"{job.error['type']}: {job.error['message']}" if job.error else "—"
+
     @admin.action(description="Cancel the selected jobs", permissions=["cancel"])
     def cancel(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
-        refused: list[str] = []
-        cancelled = 0
+        done = self._each(request, queryset, job_cancel)
+        if done:
+            self.message_user(
+                request, f"Cancelled {done} job(s); a running job stops after its batch."
+            )
+
+    @admin.action(description="Resume the selected jobs", permissions=["cancel"])
+    def resume(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        done = self._each(request, queryset, job_resume)
+        if done:
+            self.message_user(request, f"Queued {done} job(s) again, from their last batch.")
+
+    def _each(
+        self, request: HttpRequest, queryset: QuerySet[Job], service: Callable[..., Job]
+    ) -> int:
+        """SERVICE on each job, as the manager is in its channel; each refusal told apart."""
+        done = 0
         for job in queryset.select_related("channel"):
             viewer = viewer_for_user(user=request.user, channel=job.channel)
             try:
                 if viewer is None:
                     raise PermissionDenied("You do not belong to its channel.")
-                job_cancel(job=job, viewer=viewer)
-                cancelled += 1
+                service(job=job, viewer=viewer)
+                done += 1
             except (PermissionDenied, Conflict) as refusal:
-                refused.append(f"#{job.pk}: {refusal}")
-        if cancelled:
-            self.message_user(
-                request, f"Cancelled {cancelled} job(s); a running job stops after its batch."
-            )
-        for line in refused:
-            self.message_user(request, line, messages.WARNING)
+                self.message_user(request, f"#{job.pk}: {refusal}", messages.WARNING)
+        return done

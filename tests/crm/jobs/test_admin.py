@@ -72,7 +72,7 @@ def test_the_cancel_action_cancels_what_it_may_and_says_what_it_may_not(
     )
 
     page = response.content.decode()
-    assert "Cancelled 1 job(s)" in page
+    assert "Cancelled 1 job(s); a running job stops after its batch." in page
     assert f"#{done.pk}: The job has already succeeded" in page
     assert Job.objects.get(pk=queued.pk).state == "cancelled"
     assert Job.objects.get(pk=done.pk).state == "succeeded"
@@ -90,3 +90,21 @@ def test_the_cancel_action_needs_the_permission_of_the_kind(
     assert "lacks the general_settings permission" in response.content.decode()
     assert Job.objects.get(pk=job.pk).state == "queued"
     assert Job.objects.get(pk=job.pk).cancel_requested is False
+
+
+def test_the_resume_action_queues_a_failed_job_again_and_shows_why_it_failed(
+    channel: Channel, counting: None
+) -> None:
+    failed = counting_job(channel, items=4, failAt=2)
+    job_execute(job_id=failed.pk)
+    client = client_for(channel)
+
+    listing = client.get(reverse(CHANGELIST)).content.decode()
+    response = client.post(
+        reverse(CHANGELIST), {"action": "resume", "_selected_action": [failed.pk]}, follow=True
+    )
+
+    assert "service_unavailable: The job stopped on an unexpected error (RuntimeError)" in listing
+    assert "Queued 1 job(s) again, from their last batch." in response.content.decode()
+    failed.refresh_from_db()
+    assert (failed.state, failed.error, failed.position) == ("queued", None, 2)
