@@ -35,6 +35,7 @@ STATUS_TYPES = {
     409: "conflict",
     415: "unsupported_media_type",
     429: "rate_limited",
+    503: "service_unavailable",
 }
 ERROR_TYPES = sorted({*STATUS_TYPES.values(), "plan_required"})
 

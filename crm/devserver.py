@@ -1,4 +1,5 @@
-"""`make run`: migrate, load the demo data once, print how to log in, and serve.
+"""`make run`: migrate, load the demo data once, print how to log in, and serve, with one
+background worker (`manage.py db_worker`) beside the server; both stop together.
 
 Runs with DATABASE_URL set (by `python -m crm.embedded_db run` when the user has none).
 """
@@ -12,6 +13,9 @@ import subprocess
 import sys
 
 MANAGE = [sys.executable, "manage.py"]
+# A worker asked to stop hands its job back after the current batch; past this it is killed
+# (the job is then queued again once its heartbeat goes silent).
+WORKER_STOP_SECONDS = 10
 
 
 def _manage(*args: str) -> None:
@@ -58,6 +62,7 @@ def main(argv: list[str]) -> int:
 
     django.setup()
     print(banner(args.port), flush=True)
+    worker = subprocess.Popen([*MANAGE, "db_worker", "--no-reload"])  # noqa: S603 - fixed command line
     server = subprocess.Popen(  # noqa: S603 - fixed command line
         [*MANAGE, "runserver", "--noreload", f"127.0.0.1:{args.port}"]
     )
@@ -66,15 +71,31 @@ def main(argv: list[str]) -> int:
     def stop(signum: int, frame: object) -> None:
         stopping.append(signum)
         server.terminate()
+        worker.terminate()
 
     signal.signal(signal.SIGTERM, stop)
     try:
         code = server.wait()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C went to the whole process group: the worker has it too
+        stopping.append(signal.SIGINT)
         server.wait()
-        return 0
+        code = -signal.SIGINT
+    finally:
+        # A second signal would make the worker drop its task at once: send one only if none came.
+        _stop_worker(worker, signalled=bool(stopping))
     # Asked to stop (Ctrl-C or SIGTERM): a clean exit, not the server's signal status.
     return 0 if stopping or code in (-signal.SIGINT, -signal.SIGTERM) else code
+
+
+def _stop_worker(worker: subprocess.Popen[bytes], *, signalled: bool) -> None:
+    """Stop the worker: a job it runs goes back to the queue after its current batch."""
+    if not signalled and worker.poll() is None:
+        worker.terminate()
+    try:
+        worker.wait(timeout=WORKER_STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
 
 
 if __name__ == "__main__":

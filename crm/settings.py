@@ -53,6 +53,11 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "crm",
+    # Before django_tasks_db: crm.jobs's `db_worker` (which also keeps the periodic task
+    # scheduled) takes the place of the package's own.
+    "crm.jobs",
+    "django_tasks",
+    "django_tasks_db",
     "profile_schema",
     "contacts",
     "conversations",
@@ -212,8 +217,22 @@ SPECTACULAR_SETTINGS = {
         "FieldTypeEnum": "profile_schema.models.FIELD_TYPE_NAMES",
         "ContactTypeEnum": "contacts.models.ContactType",
         "MaskingEnum": "profile_schema.models.Masking",
+        "JobKindEnum": "crm.jobs.models.JobKind",
+        "JobStateEnum": "crm.jobs.models.JobState",
     },
 }
+
+# Background work (docs/ARCHITECTURE.md, "Jobs"): tasks wait in a PostgreSQL table and
+# `manage.py db_worker` runs them, so a restart loses nothing and more machines add workers.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# A running job writes a heartbeat every JOB_HEARTBEAT_INTERVAL_S; one silent for
+# JOB_HEARTBEAT_TIMEOUT_S (its worker died) is queued again and resumes from its last batch.
+JOB_HEARTBEAT_INTERVAL_S = float(os.environ.get("JOB_HEARTBEAT_INTERVAL_S", "5"))
+JOB_HEARTBEAT_TIMEOUT_S = float(os.environ.get("JOB_HEARTBEAT_TIMEOUT_S", "60"))
+# The periodic task (stale jobs, rate-limit windows, the apps' hooks) runs this often.
+JOBS_PERIODIC_INTERVAL_S = float(os.environ.get("JOBS_PERIODIC_INTERVAL_S", "60"))
+# Finished task results (the queue's rows, not the jobs) are kept this many days.
+JOBS_TASK_RESULTS_KEEP_DAYS = int(os.environ.get("JOBS_TASK_RESULTS_KEEP_DAYS", "14"))
 
 LOGGING = {
     "version": 1,

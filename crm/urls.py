@@ -32,6 +32,7 @@ open_v5_patterns: list[URLPattern | URLResolver] = [
     path("", include("contacts.api.users_urls")),
     path("", include("contacts.api.lists_urls")),
     path("", include("conversations.urls")),
+    path("", include("crm.jobs.urls")),
 ]
 
 urlpatterns = [

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,15 @@ def _process_caches_cleared() -> Iterator[None]:
     cache_clear()
     channel_cache_clear()
     yield
+
+
+@pytest.fixture
+def tasks_immediate(settings: Any) -> None:
+    """Tasks run at once, in the process that queues them (crm.jobs: when the transaction
+    that started a job commits), instead of waiting in the database for a worker."""
+    settings.TASKS = {
+        "default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"},
+    }
 
 
 @pytest.fixture

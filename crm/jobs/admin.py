@@ -1,0 +1,117 @@
+"""The jobs in the Django admin: read-only, scoped to the manager's channels; cancel, resume."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from crm.admin_scoping import ChannelListFilter, ChannelScopedAdmin
+from crm.errors import Conflict
+from crm.jobs.models import Job
+from crm.jobs.services import job_cancel, job_resume
+from crm.selectors import viewer_for_user
+
+# Any role of a channel may follow its jobs (as any credential may through the API).
+ANY_ROLE = "any_role"
+
+
+@admin.register(Job)
+class JobAdmin(ChannelScopedAdmin):
+    view_permission = ANY_ROLE
+    list_display = [
+        "id",
+        "kind",
+        "state",
+        "progress",
+        "skipped",
+        "error_message",
+        "channel",
+        "finished_at",
+    ]
+    list_filter = [ChannelListFilter, "state", "kind"]
+    list_select_related = ["channel"]
+    actions = ["cancel", "resume"]
+    fields = (
+        "channel",
+        "kind",
+        "state",
+        "progress",
+        "skipped",
+        "skipped_reasons",
+        "error_message",
+        "params",
+        "position",
+        "requested_by",
+        "attempts",
+        "created_at",
+        "started_at",
+        "heartbeat_at",
+        "finished_at",
+        "cancel_requested",
+    )
+    readonly_fields = fields
+
+    def channel_ids(self, request: HttpRequest, permission: str) -> list[int] | None:
+        if permission != ANY_ROLE:
+            return super().channel_ids(request, permission)
+        super().channel_ids(request, permission)  # reads the user's roles once per request
+        held: dict[int, frozenset[str]] | None = request._crm_permissions  # type: ignore[attr-defined]
+        return None if held is None else sorted(held)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        # Cancel and resume: each job's kind names the permission, checked job by job.
+        return self.has_view_permission(request)
+
+    @admin.display(description="progress")
+    def progress(self, job: Job) -> str:
+        return f"{job.done:,} / {job.total:,}" if job.total is not None else f"{job.done:,}"
+
+    @admin.display(description="requested by")
+    def requested_by(self, job: Job) -> str:
+        who = job.requested_by_user or job.requested_by_credential
+        return str(who) if who else "—"
+
+    @admin.display(description="error")
+    def error_message(self, job: Job) -> str:
+        return f"{job.error['type']}: {job.error['message']}" if job.error else "—"
+
+    @admin.action(description="Cancel the selected jobs", permissions=["cancel"])
+    def cancel(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        done = self._each(request, queryset, job_cancel)
+        if done:
+            self.message_user(
+                request, f"Cancelled {done} job(s); a running job stops after its batch."
+            )
+
+    @admin.action(description="Resume the selected jobs", permissions=["cancel"])
+    def resume(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        done = self._each(request, queryset, job_resume)
+        if done:
+            self.message_user(request, f"Queued {done} job(s) again, from their last batch.")
+
+    def _each(
+        self, request: HttpRequest, queryset: QuerySet[Job], service: Callable[..., Job]
+    ) -> int:
+        """SERVICE on each job, as the manager is in its channel; each refusal told apart."""
+        done = 0
+        for job in queryset.select_related("channel"):
+            viewer = viewer_for_user(user=request.user, channel=job.channel)
+            try:
+                if viewer is None:
+                    raise PermissionDenied("You do not belong to its channel.")
+                service(job=job, viewer=viewer)
+                done += 1
+            except (PermissionDenied, Conflict) as refusal:
+                self.message_user(request, f"#{job.pk}: {refusal}", messages.WARNING)
+        return done
