@@ -121,9 +121,12 @@ def role_create(*, channel: Channel, name: str, permissions: Iterable[str]) -> R
 def role_update(*, role: Role, name: str, permissions: Iterable[str]) -> Role:
     """Rename a role or change its permissions; the owner role keeps every permission."""
     cleaned = _permissions_clean(permissions)
-    if role.name == OWNER_ROLE and set(cleaned) != ALL_PERMISSIONS:
+    # The stored row decides, not ROLE's attributes: a caller (an admin form) may already have
+    # renamed the instance it passes.
+    stored_name = Role.objects.select_for_update().values_list("name", flat=True).get(pk=role.pk)
+    if stored_name == OWNER_ROLE and set(cleaned) != ALL_PERMISSIONS:
         raise ValidationError({"permissions": "The owner role keeps every permission."})
-    if role.name == OWNER_ROLE and name.strip() != OWNER_ROLE:
+    if stored_name == OWNER_ROLE and name.strip() != OWNER_ROLE:
         raise ValidationError({"name": "The owner role keeps its name."})
     role.name = name.strip()
     role.permissions = cleaned

@@ -133,6 +133,26 @@ def test_the_services_refusal_of_a_role_change_shows_on_the_form(channel: Channe
 
 
 @pytest.mark.django_db
+def test_renaming_the_owner_role_in_the_admin_is_refused_and_nothing_changes(
+    channel: Channel,
+) -> None:
+    owner = services.role_get(channel=channel, name="owner")
+
+    response = manager_client(channel).post(
+        reverse("admin:crm_role_change", args=[owner.pk]),
+        {"name": "boss", "permissions": ["contacts_view"]},
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "permissions": ["The owner role keeps every permission."]
+    }
+    owner.refresh_from_db()
+    assert owner.name == "owner"
+    assert sorted(owner.permissions) == sorted(ALL_PERMISSIONS)
+
+
+@pytest.mark.django_db
 def test_a_managers_role_cannot_become_one_of_another_channel(
     channel: Channel, other_channel: Channel
 ) -> None:

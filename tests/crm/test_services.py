@@ -160,6 +160,19 @@ def test_the_owner_role_keeps_its_name(channel: Channel) -> None:
 
 
 @pytest.mark.django_db
+def test_the_stored_owner_role_decides_even_when_the_instance_was_renamed(
+    channel: Channel,
+) -> None:
+    owner = services.role_get(channel=channel, name="owner")
+    owner.name = "boss"  # as an admin form leaves its instance before the service runs
+
+    with pytest.raises(ValidationError, match="keeps every permission"):
+        services.role_update(role=owner, name="boss", permissions=["contacts_view"])
+    owner.refresh_from_db()
+    assert (owner.name, sorted(owner.permissions)) == ("owner", sorted(ALL_PERMISSIONS))
+
+
+@pytest.mark.django_db
 def test_a_role_of_another_channel_is_refused_on_change_and_nothing_changes(
     channel: Channel, other_channel: Channel
 ) -> None:
