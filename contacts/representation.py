@@ -6,15 +6,10 @@ the caller decides them (the SDK answers the customer about themself, unmasked).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from contacts.models import Contact, Event, Segment
-
-
-def epoch_ms(value: datetime | None) -> int | None:
-    """A timestamp as integer epoch milliseconds (the API's convention)."""
-    return None if value is None else int(value.timestamp() * 1000)
+from crm.api import epoch_ms
 
 
 def user_object(contact: Contact) -> dict[str, Any]:
