@@ -63,7 +63,7 @@ def event_object(event: Event) -> dict[str, Any]:
         "id": str(event.pk),
         "name": event.name,
         "property": event.properties,
-        "createdAt": int(event.created_at.timestamp() * 1000),
+        "createdAt": epoch_ms(event.created_at),
     }
 
 
@@ -73,6 +73,6 @@ def segment_object(segment: Segment) -> dict[str, Any]:
         "id": str(segment.pk),
         "name": segment.name,
         "filter": segment.filter,
-        "createdAt": int(segment.created_at.timestamp() * 1000),
-        "updatedAt": int(segment.updated_at.timestamp() * 1000),
+        "createdAt": epoch_ms(segment.created_at),
+        "updatedAt": epoch_ms(segment.updated_at),
     }

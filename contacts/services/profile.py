@@ -38,8 +38,8 @@ LANGUAGE_MAX_LENGTH = 16
 # --- changes -----------------------------------------------------------------------------
 
 
-def _manager_change(channel: Channel, values: ContactInput) -> ContactChange:
-    """The change a manager or an API client asks for; checked under the schema lock."""
+def _change(channel: Channel, values: ContactInput) -> ContactChange:
+    """The profile and tags of VALUES, checked under the schema lock, as a change."""
     (profile, removed, once), tags = contact_values_clean(channel=channel, values=values)
     return ContactChange(
         now=timezone.now(),
@@ -47,26 +47,26 @@ def _manager_change(channel: Channel, values: ContactInput) -> ContactChange:
         profile_once=once,
         profile_remove=removed,
         tags_replace=tags,
-        # Managers and API clients turn opt-outs off as well as on (the SDK only turns them on).
-        unsubscribe_email=values.unsubscribe_email,
-        unsubscribe_texting=values.unsubscribe_texting,
     )
+
+
+def _manager_change(channel: Channel, values: ContactInput) -> ContactChange:
+    """The change a manager or an API client asks for; checked under the schema lock."""
+    change = _change(channel, values)
+    # Managers and API clients turn opt-outs off as well as on (the SDK only turns them on).
+    change.unsubscribe_email = values.unsubscribe_email
+    change.unsubscribe_texting = values.unsubscribe_texting
+    return change
 
 
 def _visitor_change(channel: Channel, values: ContactInput) -> ContactChange:
     """The change a website or app asks for (updateUser): opt-outs only ever turn on."""
-    (profile, removed, once), tags = contact_values_clean(channel=channel, values=values)
-    return ContactChange(
-        now=timezone.now(),
-        profile_set=profile,
-        profile_once=once,
-        profile_remove=removed,
-        tags_replace=tags,
-        language=(values.language or "")[:LANGUAGE_MAX_LENGTH] or None,
-        unsubscribe_email=True if values.unsubscribe_email else None,
-        unsubscribe_texting=True if values.unsubscribe_texting else None,
-        unsubscribe_only_on=True,
-    )
+    change = _change(channel, values)
+    change.language = (values.language or "")[:LANGUAGE_MAX_LENGTH] or None
+    change.unsubscribe_email = True if values.unsubscribe_email else None
+    change.unsubscribe_texting = True if values.unsubscribe_texting else None
+    change.unsubscribe_only_on = True
+    return change
 
 
 def _catalogue_ensure(channel: Channel, tags: list[str] | None) -> None:
