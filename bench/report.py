@@ -14,6 +14,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,6 +74,13 @@ def report_markdown(*, header: RunHeader, sections: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def section_failed(name: str, error: BaseException) -> str:
+    """The section NAME in place of its figures: the error, then the traceback that says
+    where it was raised (a bare "IndexError" does not)."""
+    trace = "".join(traceback.format_exception(error)).rstrip("\n")
+    return f"### {name}\n\nFAILED: {type(error).__name__}: {error}\n\n```\n{trace}\n```"
+
+
 def report_path(*, folder: Path, header: RunHeader) -> Path:
     """The first free `<date>-<commit>[-dirty][-N].md` in FOLDER."""
     stem = f"{header.started:%Y-%m-%d}-{header.commit}" + ("-dirty" if header.uncommitted else "")
@@ -93,13 +101,17 @@ def paths_hidden(text: str, replacements: dict[str, str]) -> str:
 
 def local_prefixes() -> dict[str, str]:
     """This machine's absolute paths that error messages can carry, and what replaces them."""
-    return {
+    prefixes = {
         f"{BASE_DIR}/": "",
         str(BASE_DIR): ".",
         tempfile.gettempdir(): "<tmp>",
         sys.base_prefix: "<python>",
         str(Path.home()): "~",
     }
+    venv = Path(sys.prefix)
+    if sys.prefix != sys.base_prefix and not venv.is_relative_to(BASE_DIR):
+        prefixes[sys.prefix] = "<venv>"  # a virtualenv outside the project (inside: .venv/…)
+    return prefixes
 
 
 def report_write(*, header: RunHeader, sections: list[str], folder: Path = RESULTS_DIR) -> Path:

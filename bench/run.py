@@ -28,7 +28,7 @@ import psycopg
 from psycopg import sql
 
 from bench.lists import big_tenant, lists_report, measure
-from bench.report import RESULTS_DIR, report_write, run_header
+from bench.report import RESULTS_DIR, report_write, run_header, section_failed
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 BENCH_DATABASE = "crm_bench"
@@ -79,7 +79,7 @@ def _sections_measured(
             section = run()
         except Exception as error:  # report it, and still run the other parts
             failed = True
-            section = f"### {name}\n\nFAILED: {type(error).__name__}: {error}"
+            section = section_failed(name, error)
         print(f"\n{section}", flush=True)
         sections.append(section)
     return sections, failed

@@ -6,15 +6,10 @@ the caller decides them (the SDK answers the customer about themself, unmasked).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from contacts.models import Contact, Event, Segment
-
-
-def epoch_ms(value: datetime | None) -> int | None:
-    """A timestamp as integer epoch milliseconds (the API's convention)."""
-    return None if value is None else int(value.timestamp() * 1000)
+from crm.api import epoch_ms
 
 
 def user_object(contact: Contact) -> dict[str, Any]:
@@ -68,7 +63,7 @@ def event_object(event: Event) -> dict[str, Any]:
         "id": str(event.pk),
         "name": event.name,
         "property": event.properties,
-        "createdAt": int(event.created_at.timestamp() * 1000),
+        "createdAt": epoch_ms(event.created_at),
     }
 
 
@@ -78,6 +73,6 @@ def segment_object(segment: Segment) -> dict[str, Any]:
         "id": str(segment.pk),
         "name": segment.name,
         "filter": segment.filter,
-        "createdAt": int(segment.created_at.timestamp() * 1000),
-        "updatedAt": int(segment.updated_at.timestamp() * 1000),
+        "createdAt": epoch_ms(segment.created_at),
+        "updatedAt": epoch_ms(segment.updated_at),
     }

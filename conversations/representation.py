@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from contacts.representation import epoch_ms
 from conversations.models import Conversation, Message, StarterType
+from crm.api import epoch_ms
 
 
 def started_by_object(conversation: Conversation) -> dict[str, Any]:

@@ -4,6 +4,7 @@ and the x-ratelimit-* headers on every answer."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -203,6 +204,11 @@ class StrictSerializer(serializers.Serializer):
 
 PAGE_LIMIT_DEFAULT = 25
 PAGE_LIMIT_MAX = 500
+
+
+def epoch_ms(value: datetime | None) -> int | None:
+    """A timestamp as integer epoch milliseconds (the API's convention)."""
+    return None if value is None else int(value.timestamp() * 1000)
 
 
 def page_limit(raw: object) -> int:

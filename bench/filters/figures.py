@@ -25,6 +25,12 @@ VARIANTS = (
 DEEP_POSITION = 50_000  # page 2,001 of 25 rows
 
 
+PAGE_SIZE = 25  # the API's default page
+
+
+MIN_TENANT = 2 * PAGE_SIZE  # a smaller tenant has no deep page to measure
+
+
 SCENARIO_BUDGET_SECONDS = 25.0
 
 
@@ -74,5 +80,6 @@ class FilterFigures:
     index_build_seconds: float | None = None
     index_note: str = ""
     deep_check: str = ""
+    deep_position: int = DEEP_POSITION
     server: str = ""
     profiles: list[RequestProfile] = field(default_factory=list)

@@ -28,16 +28,18 @@ def index_supported() -> bool:
 
 
 def index_set(channel: Channel, indexed: bool) -> float:
-    """Mark or unmark RANGE_KEY as indexed and sync (profile_indexes_sync); seconds it took."""
+    """Mark or unmark RANGE_KEY as indexed and sync (profile_indexes_sync); seconds it took.
+
+    The service's own build runs in the background after commit; the command builds here and
+    now, under the index's advisory lock, so a build already under way is waited for, never
+    doubled, and the bench needs no worker."""
     from django.core.management import call_command
 
-    from profile_schema.background import index_syncs_wait
     from profile_schema.services import profile_field_update
 
     field_ = range_field(channel)
     started = time.perf_counter()
     profile_field_update(field=field_, indexed=indexed)
-    index_syncs_wait(timeout=900)  # the background build the service starts on commit
     call_command("profile_indexes_sync", stdout=io.StringIO())
     seconds = time.perf_counter() - started
     field_.refresh_from_db()

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 from bench.filters.figures import (
-    DEEP_POSITION,
     MIN_RUNS,
     RANGE_KEY,
     SCENARIO_BUDGET_SECONDS,
@@ -36,7 +35,7 @@ from bench.filters.replay import (
     request_captured,
     request_sql_runner,
 )
-from bench.filters.scenarios import deep_cursor, scenarios
+from bench.filters.scenarios import deep_cursor, deep_position, scenarios, tenant_size
 from bench.profiling import RequestProfile, request_profile
 from bench.server import RAISED_LIMIT, Server, gunicorn
 
@@ -165,10 +164,10 @@ def measure_filters(channel: Channel, url: str, *, repeat: int, threads: int = 4
     """Every scenario against gunicorn with gthread workers of THREADS threads (0: sync)."""
     from django.conf import settings
 
-    figures = FilterFigures()
+    figures = FilterFigures(deep_position=deep_position(channel, tenant_size(channel)))
     statistics_as_the_services_keep_them(figures)
     viewer, headers = _viewer_and_headers(channel)
-    cursor, first_id = deep_cursor(viewer, DEEP_POSITION)
+    cursor, first_id = deep_cursor(viewer, figures.deep_position)
     chosen = scenarios(channel, figures, cursor)
     can_index = index_supported() and range_field(channel) is not None
     if can_index and range_field(channel).indexed:
@@ -178,7 +177,7 @@ def measure_filters(channel: Channel, url: str, *, repeat: int, threads: int = 4
         for scenario in chosen:
             timing = measure_scenario(server, url, viewer, headers, scenario, repeat)
             figures.timings.append(timing)
-        figures.deep_check = _deep_check(server, headers, cursor, first_id)
+        figures.deep_check = _deep_check(server, headers, cursor, first_id, figures.deep_position)
         if can_index:
             _indexed_variants(channel, server, url, viewer, headers, chosen, repeat, figures)
         else:
@@ -233,13 +232,15 @@ def api_profile(scenario: Scenario, headers: dict[str, str]) -> RequestProfile:
         return request_profile(scenario.name, send, PROFILED, warmup=3, steps=API_STEPS)
 
 
-def _deep_check(server: Server, headers: dict[str, str], cursor: str, first_id: int) -> str:
-    """Whether the page after the built cursor starts at the row after position 50,000."""
+def _deep_check(
+    server: Server, headers: dict[str, str], cursor: str, first_id: int, position: int
+) -> str:
+    """Whether the page after the built cursor starts at the row after POSITION."""
     run = _request(server, headers, Scenario("check", "GET", {"since": cursor}))
     users = run()["users"]
     got = int(users[0]["id"]) if users else None
     verdict = "matches" if got == first_id else f"DIFFERS (got {got})"
     return (
         f"The cursor page's first contact is id {first_id}, the row after position "
-        f"{DEEP_POSITION:,} in the list order (OFFSET query): {verdict}."
+        f"{position:,} in the list order (OFFSET query): {verdict}."
     )

@@ -1,11 +1,20 @@
-"""The scenarios, with their values picked from the data, and the cursor of page 2,001."""
+"""The scenarios, with their values picked from the data, and the cursor of a deep page
+(page 2,001, or 80 % into a tenant too small for it)."""
 
 from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any
 
-from bench.filters.figures import DEEP_POSITION, RANGE_FROM, RANGE_KEY, FilterFigures, Scenario
+from bench.filters.figures import (
+    DEEP_POSITION,
+    MIN_TENANT,
+    PAGE_SIZE,
+    RANGE_FROM,
+    RANGE_KEY,
+    FilterFigures,
+    Scenario,
+)
 
 if TYPE_CHECKING:
     from crm.models import Channel
@@ -21,13 +30,25 @@ def _one(sql: str, params: list[Any]) -> Any:
     return row[0] if row else None
 
 
-def _tenant_size(channel: Channel) -> int:
+def tenant_size(channel: Channel) -> int:
+    """How many contacts CHANNEL holds."""
     return int(_one("SELECT count(*) FROM contacts_contact WHERE channel_id = %s", [channel.pk]))
+
+
+def deep_position(channel: Channel, size: int) -> int:
+    """The row the deep page follows: DEEP_POSITION, or 80 % into a smaller tenant (on a page
+    boundary); a tenant under MIN_TENANT contacts is refused with what to do."""
+    if size < MIN_TENANT:
+        raise ValueError(
+            f"The filter bench needs at least {MIN_TENANT} contacts in its big tenant; "
+            f"{channel.name} holds {size}: seed more (--contacts)."
+        )
+    return min(DEEP_POSITION, int(size * 0.8) // PAGE_SIZE * PAGE_SIZE)
 
 
 def _rare_signup_day(channel: Channel, share: float) -> tuple[str, int]:
     """The signupDate whose contacts are closest to SHARE of the tenant (a Date equality)."""
-    size = _tenant_size(channel)
+    size = tenant_size(channel)
     row = None
     from django.db import connection
 
@@ -76,11 +97,12 @@ def _count(channel: Channel, where: str, params: list[Any]) -> int:
 
 def scenarios(channel: Channel, figures: FilterFigures, deep_cursor: str) -> list[Scenario]:
     """The scenarios, with the values picked from the data and their counts recorded."""
-    size = _tenant_size(channel)
+    size = tenant_size(channel)
     female = _count(channel, "profile @> %s::jsonb", ['{"gender": "female"}'])
     day, day_count = _rare_signup_day(channel, 0.001)
     phone = _a_mobile_number(channel)
     name_part = "김민서"
+    deep = figures.deep_position
     figures.setup += [
         f"Tenant: {channel.name}, {size:,} contacts.",
         f"profile.gender = female: {female:,} contacts ({100 * female / size:.1f} %).",
@@ -106,7 +128,7 @@ def scenarios(channel: Channel, figures: FilterFigures, deep_cursor: str) -> lis
                             cond(RANGE_KEY, "gt", 100_000)]}  # fmt: skip
     return [
         Scenario("No filter, page 1", "GET", {}),
-        Scenario(f"Cursor page after row {DEEP_POSITION:,} (page 2,001)", "GET",
+        Scenario(f"Cursor page after row {deep:,} (page {deep // PAGE_SIZE + 1:,})", "GET",
                  {"since": deep_cursor}),
         Scenario("profile.gender = female (26 %)", "GET",
                  filtered(cond("profile.gender", "eq", "female"))),

@@ -32,6 +32,7 @@ from django.db.models.lookups import (
 from django.utils import timezone
 
 from contacts.filtering.parse import Condition, Group, Node
+from crm.api import epoch_ms
 from profile_schema.models import FieldType
 
 NOTHING = Q(pk__in=[])
@@ -129,7 +130,9 @@ def _profile(condition: Condition, tz: str) -> Q:
         return _compare(op, KeyTextTransform(key, "profile"), values, Value)
     if spec.type == FieldType.DATETIME:
         low, high, negate = _time_range(op, values, tz)
-        return _in_range(KeyTransform(key, "profile"), _ms(low), _ms(high), negate, wrap=_json)
+        return _in_range(
+            KeyTransform(key, "profile"), epoch_ms(low), epoch_ms(high), negate, wrap=_json
+        )
     if spec.type == FieldType.DATE:
         op, values = _date_operands(op, values, tz)
     if op in ("eq", "neq", "in"):
@@ -190,10 +193,6 @@ def _in_range(lhs: Any, low: Any, high: Any, negate: bool, *, wrap: Callable[[An
     if high is not None:
         q &= Q(LessThan(lhs, wrap(high)))
     return ~q if negate else q
-
-
-def _ms(moment: datetime | None) -> int | None:
-    return None if moment is None else int(moment.timestamp() * 1000)
 
 
 def _local_midnight(day: date, tz: str) -> datetime:

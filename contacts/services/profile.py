@@ -9,6 +9,8 @@ active this month; one that changes nothing writes nothing."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -38,8 +40,8 @@ LANGUAGE_MAX_LENGTH = 16
 # --- changes -----------------------------------------------------------------------------
 
 
-def _manager_change(channel: Channel, values: ContactInput) -> ContactChange:
-    """The change a manager or an API client asks for; checked under the schema lock."""
+def _change(channel: Channel, values: ContactInput) -> ContactChange:
+    """The profile and tags of VALUES, checked under the schema lock, as a change."""
     (profile, removed, once), tags = contact_values_clean(channel=channel, values=values)
     return ContactChange(
         now=timezone.now(),
@@ -47,26 +49,26 @@ def _manager_change(channel: Channel, values: ContactInput) -> ContactChange:
         profile_once=once,
         profile_remove=removed,
         tags_replace=tags,
-        # Managers and API clients turn opt-outs off as well as on (the SDK only turns them on).
-        unsubscribe_email=values.unsubscribe_email,
-        unsubscribe_texting=values.unsubscribe_texting,
     )
+
+
+def _manager_change(channel: Channel, values: ContactInput) -> ContactChange:
+    """The change a manager or an API client asks for; checked under the schema lock."""
+    change = _change(channel, values)
+    # Managers and API clients turn opt-outs off as well as on (the SDK only turns them on).
+    change.unsubscribe_email = values.unsubscribe_email
+    change.unsubscribe_texting = values.unsubscribe_texting
+    return change
 
 
 def _visitor_change(channel: Channel, values: ContactInput) -> ContactChange:
     """The change a website or app asks for (updateUser): opt-outs only ever turn on."""
-    (profile, removed, once), tags = contact_values_clean(channel=channel, values=values)
-    return ContactChange(
-        now=timezone.now(),
-        profile_set=profile,
-        profile_once=once,
-        profile_remove=removed,
-        tags_replace=tags,
-        language=(values.language or "")[:LANGUAGE_MAX_LENGTH] or None,
-        unsubscribe_email=True if values.unsubscribe_email else None,
-        unsubscribe_texting=True if values.unsubscribe_texting else None,
-        unsubscribe_only_on=True,
-    )
+    change = _change(channel, values)
+    change.language = (values.language or "")[:LANGUAGE_MAX_LENGTH] or None
+    change.unsubscribe_email = True if values.unsubscribe_email else None
+    change.unsubscribe_texting = True if values.unsubscribe_texting else None
+    change.unsubscribe_only_on = True
+    return change
 
 
 def _catalogue_ensure(channel: Channel, tags: list[str] | None) -> None:
@@ -167,41 +169,49 @@ def _reason_recorded(viewer: Viewer, reason: str) -> str:
     return reason
 
 
-def contact_block(*, viewer: Viewer, contact: Contact, reason: str) -> Contact:
-    """Block CONTACT, recording who, when and why; blocking a blocked contact changes nothing."""
-    recorded = _reason_recorded(viewer, reason)
-    now = timezone.now()
+def _columns_set(
+    viewer: Viewer, contact: Contact, where: Q, now: datetime, **columns: Any
+) -> Contact:
+    """One UPDATE of CONTACT's COLUMNS (and updatedAt = NOW) when it matches WHERE; a change
+    counts it active this month. The contact as stored afterwards."""
     with transaction.atomic():
         changed = (
             contacts_for_channel(channel=viewer.channel)
-            .filter(pk=contact.pk, blocked=False)
-            .update(
-                blocked=True,
-                blocked_at=now,
-                blocked_by_id=viewer.user.pk if viewer.user is not None else None,
-                blocked_reason=recorded,
-                updated_at=now,
-            )
+            .filter(where, pk=contact.pk)
+            .update(**columns, updated_at=now)
         )
         if changed:
             activity_record(channel=viewer.channel, contact_id=contact.pk, moment=now)
     return contact_as_stored(viewer=viewer, contact_id=contact.pk)
+
+
+def contact_block(*, viewer: Viewer, contact: Contact, reason: str) -> Contact:
+    """Block CONTACT, recording who, when and why; blocking a blocked contact changes nothing."""
+    now = timezone.now()
+    return _columns_set(
+        viewer,
+        contact,
+        Q(blocked=False),
+        now,
+        blocked=True,
+        blocked_at=now,
+        blocked_by_id=viewer.user.pk if viewer.user is not None else None,
+        blocked_reason=_reason_recorded(viewer, reason),
+    )
 
 
 def contact_unblock(*, viewer: Viewer, contact: Contact) -> Contact:
     """Unblock CONTACT, clearing who, when and why; unblocking an unblocked one changes nothing."""
-    now = timezone.now()
-    with transaction.atomic():
-        changed = (
-            contacts_for_channel(channel=viewer.channel)
-            .filter(pk=contact.pk, blocked=True)
-            .update(
-                blocked=False, blocked_at=None, blocked_by=None, blocked_reason="", updated_at=now
-            )
-        )
-        if changed:
-            activity_record(channel=viewer.channel, contact_id=contact.pk, moment=now)
-    return contact_as_stored(viewer=viewer, contact_id=contact.pk)
+    return _columns_set(
+        viewer,
+        contact,
+        Q(blocked=True),
+        timezone.now(),
+        blocked=False,
+        blocked_at=None,
+        blocked_by=None,
+        blocked_reason="",
+    )
 
 
 def contact_touch(*, viewer: Viewer, contact: Contact) -> Contact:
@@ -213,16 +223,14 @@ def contact_touch(*, viewer: Viewer, contact: Contact) -> Contact:
         When(Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=now - SESSION_IDLE), then=Value(1)),
         default=Value(0),
     )
-    with transaction.atomic():
-        if (
-            contacts_for_channel(channel=viewer.channel)
-            .filter(pk=contact.pk)
-            .update(
-                sessions_count=F("sessions_count") + new_session, last_seen_at=now, updated_at=now
-            )
-        ):
-            activity_record(channel=viewer.channel, contact_id=contact.pk, moment=now)
-    return contact_as_stored(viewer=viewer, contact_id=contact.pk)
+    return _columns_set(
+        viewer,
+        contact,
+        Q(),
+        now,
+        sessions_count=F("sessions_count") + new_session,
+        last_seen_at=now,
+    )
 
 
 # --- websites and apps (the SDK) ---------------------------------------------------------

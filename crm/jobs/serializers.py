@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from rest_framework import serializers
 
-from crm.api import ApiErrorSerializer
+from crm.api import ApiErrorSerializer, epoch_ms
 from crm.jobs.models import Job, JobKind, JobState
-
-
-def _epoch_ms(value: datetime | None) -> int | None:
-    return None if value is None else int(value.timestamp() * 1000)
 
 
 def job_object(job: Job) -> dict[str, Any]:
@@ -26,8 +21,8 @@ def job_object(job: Job) -> dict[str, Any]:
         "skippedReasons": job.skipped_reasons,
         "total": job.total,
         "error": job.error,
-        "createdAt": _epoch_ms(job.created_at),
-        "finishedAt": _epoch_ms(job.finished_at),
+        "createdAt": epoch_ms(job.created_at),
+        "finishedAt": epoch_ms(job.finished_at),
     }
 
 

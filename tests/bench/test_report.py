@@ -19,6 +19,7 @@ from bench.report import (
     report_markdown,
     report_path,
     report_write,
+    section_failed,
 )
 
 MACHINE = Machine(
@@ -172,3 +173,20 @@ def test_the_machine_is_read_from_this_host_and_the_server_it_runs_on() -> None:
     assert machine.cores >= 1 and machine.memory_gib > 0
     assert machine.kernel.startswith("Linux ")
     assert machine.cpu_model != ""
+
+
+def test_a_failed_section_shows_the_error_and_the_line_that_raised_it() -> None:
+    def deep_cursor() -> None:
+        [][1]
+
+    try:
+        deep_cursor()
+    except IndexError as error:
+        section = section_failed("Filters", error)
+
+    lines = section.splitlines()
+    assert lines[:4] == ["### Filters", "", "FAILED: IndexError: list index out of range", ""]
+    assert lines[4] == "```"
+    assert f'File "{__file__}", line' in section
+    assert ", in deep_cursor\n" in section
+    assert lines[-2:] == ["IndexError: list index out of range", "```"]

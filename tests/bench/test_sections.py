@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from bench.boots.figures import BootFigures, FloorRun, LoadRun
 from bench.boots.report import boots_report
 from bench.filters.figures import FilterFigures, FilterTiming, Scenario
 from bench.filters.report import filters_report
+from bench.filters.scenarios import deep_position
+from crm.models import Channel
 
 
 def filter_figures() -> FilterFigures:
@@ -99,4 +103,22 @@ def test_the_boots_section_shows_the_runs_the_floor_and_their_ratio() -> None:
     assert lines[-1] == (
         "Afterwards the contacts made by the run were deleted and `VACUUM (ANALYZE)` of the "
         "contacts took 5.6 s."
+    )
+
+
+def test_the_deep_page_follows_row_50000_or_a_page_80_percent_into_a_smaller_tenant() -> None:
+    channel = Channel(name="bench-1")
+
+    assert deep_position(channel, 600_112) == 50_000
+    assert deep_position(channel, 18_003) == 14_400
+    assert deep_position(channel, 50) == 25
+
+
+def test_a_tenant_too_small_for_a_deep_page_is_refused_with_what_to_do() -> None:
+    with pytest.raises(ValueError) as refused:
+        deep_position(Channel(name="bench-1"), 49)
+
+    assert str(refused.value) == (
+        "The filter bench needs at least 50 contacts in its big tenant; bench-1 holds 49: "
+        "seed more (--contacts)."
     )

@@ -13,9 +13,9 @@ from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
 from contacts.models import Contact
-from contacts.representation import epoch_ms
 from conversations import services
 from conversations.models import Conversation, Message, OutboxMessage
+from crm.api import epoch_ms
 from crm.models import Channel, Plan
 from crm.permissions import Permission
 from tests.conversations.factories import (
