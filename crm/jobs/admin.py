@@ -1,4 +1,5 @@
-"""The jobs in the Django admin: read-only, scoped to the manager's channels; cancel, resume."""
+"""The jobs in the Django admin: read-only, scoped to the manager's channels; cancel, resume;
+and where the other admins send a manager who started a job."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import reverse
 
 from crm.admin_scoping import ChannelListFilter, ChannelScopedAdmin
 from crm.errors import Conflict
@@ -18,6 +20,17 @@ from crm.selectors import viewer_for_user
 
 # Any role of a channel may follow its jobs (as any credential may through the API).
 ANY_ROLE = "any_role"
+
+
+def job_started_redirect(request: HttpRequest, jobs: list[Job], what: str) -> HttpResponseRedirect:
+    """Tell the manager that WHAT runs as JOBS, and show them the job's page (the list of the
+    jobs, for several), where the progress and the outcome show."""
+    numbers = ", ".join(f"#{job.pk}" for job in jobs)
+    messages.success(request, f"{what}: job {numbers}; the progress and outcome show here.")
+    if len(jobs) == 1:
+        return HttpResponseRedirect(reverse("admin:jobs_job_change", args=[jobs[0].pk]))
+    ids = ",".join(str(job.pk) for job in jobs)
+    return HttpResponseRedirect(f"{reverse('admin:jobs_job_changelist')}?id__in={ids}")
 
 
 @admin.register(Job)
