@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 
-from crm.models import Channel
 from crm.admin_refusals import form_refused
+from crm.models import Channel
 from profile_schema.forms import ProfileFieldAddForm, ProfileFieldChangeForm
 from profile_schema.models import FieldType, ProfileField
 from tests.profile_schema.factories import field_in

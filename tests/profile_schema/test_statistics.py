@@ -8,10 +8,9 @@ import hashlib
 import json
 import threading
 import time
-from typing import Any
 
 import pytest
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
+from django.db import DatabaseError, connection, transaction
 from django_tasks_db.models import DBTaskResult
 
 from contacts.models import Contact
