@@ -129,9 +129,9 @@ def indexes_present() -> list[str]:
 
 def index_build_start(*, field: ProfileField) -> Job:
     """Start the `indexBuild` job that syncs FIELD's index (queued once the current transaction
-    commits). A job of the index still queued serves instead: it reads the flag when it runs.
-    Call it in the transaction that records the flag (the row lock of the queued job holds its
-    claim until then)."""
+    commits), in the transaction that records the flag. A job of the index still queued serves
+    instead, as it reads the flag when it runs: its row stays locked until this transaction
+    ends, so no worker claims it before the flag is in."""
     queued = (
         Job.objects.select_for_update()
         .filter(
@@ -145,8 +145,9 @@ def index_build_start(*, field: ProfileField) -> Job:
     if queued is not None:
         return queued
     params = {"name": field.index_name, "key": field.key}
-    channel = field.channel
-    return job_start(channel=channel, kind=JobKind.INDEX_BUILD, params=params, requested_by=None)
+    return job_start(
+        channel=field.channel, kind=JobKind.INDEX_BUILD, params=params, requested_by=None
+    )
 
 
 def indexes_unsettled() -> tuple[list[ProfileField], list[str]]:
