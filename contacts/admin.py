@@ -6,13 +6,11 @@ import json
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
-from django.contrib.admin.actions import delete_selected
-from django.contrib.admin.utils import unquote
+from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import F, Q, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest
 from django.utils.html import format_html
 
 from contacts.filtering import quick_search_q
@@ -24,9 +22,10 @@ from contacts.services.profile import contact_consent_set
 from contacts.services.tags import contact_tags_set, tag_create, tag_delete_start
 from contacts.services.values import tags_clean
 from crm.admin_scoping import ChannelListFilter, ChannelScopedAdmin
-from crm.errors import Conflict, InvalidInput
-from crm.jobs.admin import job_started_redirect
-from crm.permissions import Permission
+from crm.errors import InvalidInput
+from crm.jobs.admin import DeletedByJobs
+from crm.jobs.models import Job
+from crm.permissions import Permission, Viewer
 from crm.selectors import viewer_for_user
 
 BUILT_IN_READ_ONLY = [
@@ -272,7 +271,7 @@ class ContactAdmin(ChannelScopedAdmin):
 
 
 @admin.register(Tag)
-class TagAdmin(ChannelScopedAdmin):
+class TagAdmin(DeletedByJobs):
     view_permission = Permission.CONTACTS_VIEW
     edit_permission = Permission.CONTACTS_EDIT
     # A delete takes the tag off every contact, as DELETE /open/v5/user-tags/{name} does: a job.
@@ -281,51 +280,13 @@ class TagAdmin(ChannelScopedAdmin):
     list_filter = [ChannelListFilter]
     search_fields = ["^name"]
     fields = ["channel", "name"]
+    deleting = "Deleting {names} from every contact"
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return ["channel", "name"] if obj else []
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions: dict[str, Any] = super().get_actions(request)
-        if "delete_selected" in actions:  # the manager may delete: a job for each tag
-            _, name, description = actions["delete_selected"]
-            actions[name] = (TagAdmin.tags_delete, name, description)
-        return actions
-
-    def delete_view(
-        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        """Django's confirmation page, then the job that deletes the tag."""
-        tag = self.get_object(request, unquote(object_id))
-        if tag is None or request.method != "POST":
-            return super().delete_view(request, object_id, extra_context)
-        if not self.has_delete_permission(request, tag):
-            raise PermissionDenied
-        return self._delete_start(request, [tag]) or HttpResponseRedirect(request.path)
-
-    def tags_delete(self, request: HttpRequest, queryset: QuerySet[Tag]) -> HttpResponse | None:
-        """The delete action: Django's confirmation page, then a job for each tag."""
-        if not request.POST.get("post"):
-            return delete_selected(self, request, queryset)
-        return self._delete_start(request, list(queryset.select_related("channel")))
-
-    def _delete_start(self, request: HttpRequest, tags: list[Tag]) -> HttpResponse | None:
-        """A tag delete job for each of TAGS, each refusal told; the jobs' page, if any."""
-        jobs, started = [], []
-        for tag in tags:
-            viewer = viewer_for_user(user=request.user, channel=tag.channel)
-            try:
-                if viewer is None:
-                    raise PermissionDenied("You do not belong to its channel.")
-                jobs.append(tag_delete_start(tag=tag, requested_by=viewer))
-                started.append(tag)
-            except (PermissionDenied, Conflict) as refusal:
-                self.message_user(request, f"{tag.name}: {refusal}", messages.ERROR)
-        if not jobs:
-            return None
-        self.log_deletions(request, started)  # type: ignore[arg-type]  # iterated only
-        names = ", ".join(tag.name for tag in started)
-        return job_started_redirect(request, jobs, f"Deleting {names} from every contact")
+    def delete_job_start(self, obj: Tag, viewer: Viewer) -> Job:
+        return tag_delete_start(tag=obj, requested_by=viewer)
 
     def save_model(self, request: HttpRequest, obj: Tag, form: Any, change: bool) -> None:
         saved, _ = tag_create(channel=obj.channel, name=obj.name)
