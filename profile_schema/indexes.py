@@ -86,7 +86,7 @@ def index_drop_sql(*, name: str) -> sql.Composed:
 def index_sync(*, name: str) -> IndexSync:
     """Make index NAME match its field's flag (build, rebuild, drop) and record the state."""
     with ddl_cursor() as cursor:
-        # One sync of a name at a time (thread or command); the flag is read once it is ours.
+        # One sync of a name at a time (job or command); the flag is read once it is ours.
         ddl_lock(cursor, name)
         field = ProfileField.objects.filter(index_name=name).first()
         wanted = field is not None and field.indexed
