@@ -19,11 +19,13 @@ from contacts.models import Contact, ContactType, Event, Segment, Tag
 from contacts.selectors.segments import segment_choices, segment_for_manager
 from contacts.services import segments
 from contacts.services.profile import contact_consent_set
-from contacts.services.tags import contact_tags_set, tag_create, tag_delete
+from contacts.services.tags import contact_tags_set, tag_create, tag_delete_start
 from contacts.services.values import tags_clean
 from crm.admin_scoping import ChannelListFilter, ChannelScopedAdmin
 from crm.errors import InvalidInput
-from crm.permissions import Permission
+from crm.jobs.admin import DeletedByJobs
+from crm.jobs.models import Job
+from crm.permissions import Permission, Viewer
 from crm.selectors import viewer_for_user
 
 BUILT_IN_READ_ONLY = [
@@ -269,25 +271,22 @@ class ContactAdmin(ChannelScopedAdmin):
 
 
 @admin.register(Tag)
-class TagAdmin(ChannelScopedAdmin):
+class TagAdmin(DeletedByJobs):
     view_permission = Permission.CONTACTS_VIEW
     edit_permission = Permission.CONTACTS_EDIT
-    delete_permission = Permission.CONTACTS_EDIT
+    # A delete takes the tag off every contact, as DELETE /open/v5/user-tags/{name} does: a job.
+    delete_permission = Permission.GENERAL_SETTINGS
     list_display = ["name", "channel", "created_at"]
     list_filter = [ChannelListFilter]
     search_fields = ["^name"]
     fields = ["channel", "name"]
+    deleting = "Deleting {names} from every contact"
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return ["channel", "name"] if obj else []
 
-    def delete_model(self, request: HttpRequest, obj: Tag) -> None:
-        # The tag leaves every contact holding it too, like DELETE /open/v5/user-tags/{name}.
-        tag_delete(tag=obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        for tag in queryset.select_related("channel"):
-            tag_delete(tag=tag)
+    def delete_job_start(self, obj: Tag, viewer: Viewer) -> Job:
+        return tag_delete_start(tag=obj, requested_by=viewer)
 
     def save_model(self, request: HttpRequest, obj: Tag, form: Any, change: bool) -> None:
         saved, _ = tag_create(channel=obj.channel, name=obj.name)

@@ -3,29 +3,23 @@
 
 from __future__ import annotations
 
-from copy import copy
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
-from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path, reverse
+from django.urls import URLPattern, path
 
 from crm.admin_scoping import ChannelListFilter, ChannelScopedAdmin
-from crm.permissions import Permission
+from crm.errors import Conflict
+from crm.jobs.admin import job_started_redirect
+from crm.permissions import Permission, Viewer
+from crm.selectors import viewer_for_user
 from profile_schema import services
-from profile_schema.forms import (
-    FieldTypeChangeForm,
-    ProfileFieldAddForm,
-    ProfileFieldChangeForm,
-    ServiceModelForm,
-    service_errors_show,
-)
+from profile_schema.forms import FieldTypeChangeForm, ProfileFieldAddForm, ProfileFieldChangeForm
 from profile_schema.models import FieldType, ProfileField
 from profile_schema.selectors import profile_fields_in
 
@@ -46,14 +40,6 @@ CHANGE_FIELDS = [
     "index_error",
 ]
 INDEX_STATUS_FIELDS = ["index_state", "index_name", "index_error"]
-
-
-class FormRefused(Exception):
-    """A service refused what a valid admin form asked; its reasons are on the form."""
-
-    def __init__(self, form: ServiceModelForm) -> None:
-        super().__init__("refused by the service")
-        self.form = form
 
 
 @admin.register(ProfileField)
@@ -101,26 +87,13 @@ class ProfileFieldAdmin(ChannelScopedAdmin):
         fixed = ["channel", "key", "type", "built_in", *INDEX_STATUS_FIELDS]
         return [*fixed, "name", "indexed"] if obj.built_in else fixed
 
-    def changeform_view(
-        self,
-        request: HttpRequest,
-        object_id: str | None = None,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except FormRefused as refused:  # the transaction is rolled back: show the form again
-            return self._form_again(request, refused.form, form_url, extra_context)
-
     def save_form(self, request: HttpRequest, form: Any, change: bool) -> ProfileField:
-        """Write through the service; a refusal goes back to the form with its reasons."""
+        """Write through the service; a refusal (ValidationError) goes back to the form with its
+        reasons, as crm.admin_refusals shows every service's refusal."""
         field = form.stored  # None on the add page
-        try:
-            return self._field_create(form) if field is None else self._field_change(form, field)
-        except ValidationError as error:
-            service_errors_show(form, error)
-            raise FormRefused(form) from error
+        if field is None:
+            return self._field_create(form)
+        return self._field_change(request, form, field)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         pass  # save_form has written through the service
@@ -147,20 +120,19 @@ class ProfileFieldAdmin(ChannelScopedAdmin):
         return [change_type, *super().get_urls()]
 
     def type_change_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """Change a field's type through the service; a refusal shows the blocking count."""
+        """Change a field's type through the service, then show the job converting the values;
+        a refusal shows the blocking count, or the job in the way."""
         field = self._writable_object(request, object_id, self.has_change_permission)
         if field.built_in:
             raise PermissionDenied
         form = FieldTypeChangeForm(request.POST or None, field=field)
         if request.method == "POST" and form.is_valid():
             try:
-                changed = services.profile_field_type_change(
-                    field=field, type=form.cleaned_data["type"]
-                )
-            except ValidationError as error:
-                form.add_error(None, error)
-            else:
-                return self._type_changed(request, changed)
+                return self._type_change(request, field, form.cleaned_data["type"])
+            except ValidationError as refusal:
+                form.add_error(None, refusal)  # the blocking count shows at the type
+            except Conflict as busy:
+                form.add_error(None, busy.message)
         context = {
             **self.admin_site.each_context(request),
             "title": f"Change the type of {field.key}",
@@ -176,7 +148,7 @@ class ProfileFieldAdmin(ChannelScopedAdmin):
     def delete_view(
         self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        """Confirm with the number of contacts holding a value, then delete in batches."""
+        """Confirm with the number of contacts holding a value, then start the delete job."""
         field = self.get_object(request, unquote(object_id))
         if field is None:
             return super().delete_view(request, object_id, extra_context)
@@ -202,11 +174,13 @@ class ProfileFieldAdmin(ChannelScopedAdmin):
             shown_in_profile=data["shown_in_profile"],
         )
 
-    @staticmethod
-    def _field_change(form: ProfileFieldChangeForm, field: ProfileField) -> ProfileField:
+    def _field_change(
+        self, request: HttpRequest, form: ProfileFieldChangeForm, field: ProfileField
+    ) -> ProfileField:
         data = form.cleaned_data
-        changed = services.profile_field_change(
+        services.profile_field_change_start(
             field=field,
+            requested_by=self._viewer(request, field),
             name=data.get("name"),  # absent for built-in fields: read-only there, like indexed
             order=data["order"],
             sensitive=data["sensitive"],
@@ -214,44 +188,7 @@ class ProfileFieldAdmin(ChannelScopedAdmin):
             shown_in_profile=data["shown_in_profile"],
             indexed=data.get("indexed"),
         )
-        return changed.field
-
-    def _form_again(
-        self,
-        request: HttpRequest,
-        form: ServiceModelForm,
-        form_url: str,
-        extra_context: dict[str, Any] | None,
-    ) -> HttpResponse:
-        """The add or change page with FORM and its errors, as the admin renders a form that
-        did not validate."""
-        obj = form.stored
-        fieldsets: Any = self.get_fieldsets(request, obj)  # the stubs type them apart
-        admin_form = helpers.AdminForm(
-            form,
-            list(fieldsets),
-            {},
-            self.get_readonly_fields(request, obj),
-            model_admin=self,
-        )
-        title = "Change %s" if obj else "Add %s"
-        context = {
-            **self.admin_site.each_context(request),
-            "title": title % self.opts.verbose_name,
-            "subtitle": str(obj) if obj else None,
-            "adminform": admin_form,
-            "object_id": obj.pk if obj else None,
-            "original": obj,
-            "is_popup": IS_POPUP_VAR in request.POST or IS_POPUP_VAR in request.GET,
-            "to_field": None,
-            "media": self.media + admin_form.media,
-            "inline_admin_formsets": [],
-            "errors": helpers.AdminErrorList(form, []),
-            "preserved_filters": self.get_preserved_filters(request),
-            **(extra_context or {}),
-        }
-        add, change = obj is None, obj is not None
-        return self.render_change_form(request, context, add, change, form_url, obj)
+        return field
 
     def _writable_object(self, request: HttpRequest, object_id: str, allowed: Any) -> Any:
         field = self.get_object(request, unquote(object_id))
@@ -259,14 +196,24 @@ class ProfileFieldAdmin(ChannelScopedAdmin):
             raise PermissionDenied
         return field
 
-    def _type_changed(self, request: HttpRequest, changed: services.FieldTypeChanged) -> Any:
-        field = changed.field
+    @staticmethod
+    def _viewer(request: HttpRequest, field: ProfileField) -> Viewer:
+        viewer = viewer_for_user(user=request.user, channel=field.channel)
+        if viewer is None:  # the admin's scoping lets no such manager this far
+            raise PermissionDenied("You do not belong to this field's channel.")
+        return viewer
+
+    def _type_change(self, request: HttpRequest, field: ProfileField, type: str) -> HttpResponse:
+        source = FieldType(field.type).label
+        viewer = self._viewer(request, field)
+        job = services.profile_field_change_start(field=field, requested_by=viewer, type=type)
         label = FieldType(field.type).label
-        message = f"{field.key} is now {label}; {changed.converted} stored values were converted."
-        self.log_change(request, field, message)
-        self.message_user(request, message, messages.SUCCESS)
-        return HttpResponseRedirect(
-            reverse("admin:profile_schema_profilefield_change", args=[field.pk])
+        if job is None:  # the form offers the other types only; it changed meanwhile
+            self.message_user(request, f"{field.key} is a {label} field already.")
+            return HttpResponseRedirect(request.path)
+        self.log_change(request, field, f"Type changed from {source} to {label}.")
+        return job_started_redirect(
+            request, [job], f"{field.key} is now {label}; its values convert"
         )
 
     def _delete_confirmed(self, request: HttpRequest, field: ProfileField) -> HttpResponse:
@@ -274,14 +221,15 @@ class ProfileFieldAdmin(ChannelScopedAdmin):
         if not (confirmed.isascii() and confirmed.isdigit() and len(confirmed) < 19):
             self.message_user(request, "Confirm the deletion on this page.", messages.ERROR)
             return HttpResponseRedirect(request.path)
-        deleted = copy(field)
         try:
-            removed = services.profile_field_delete(field=field, confirm_count=int(confirmed))
-        except ValidationError as error:
-            self.message_user(request, " ".join(error.messages), messages.ERROR)
+            job = services.profile_field_delete_start(
+                field=field, confirm_count=int(confirmed), requested_by=self._viewer(request, field)
+            )
+        except (ValidationError, Conflict) as error:
+            text = " ".join(error.messages) if isinstance(error, ValidationError) else error.message
+            self.message_user(request, text, messages.ERROR)
             return HttpResponseRedirect(request.path)
-        # The row is gone: Django's logger only iterates, so the copy taken before stands in.
-        self.log_deletions(request, [deleted])  # type: ignore[arg-type]
-        message = f"Deleted {deleted.key}; its value was removed from {removed} contacts."
-        self.message_user(request, message, messages.SUCCESS)
-        return HttpResponseRedirect(reverse("admin:profile_schema_profilefield_changelist"))
+        # Logged as asked for; Django's logger only iterates, so a list stands in for a queryset.
+        self.log_deletions(request, [field])  # type: ignore[arg-type]
+        what = f"Deleting {field.key} and its value in {confirmed} contacts"
+        return job_started_redirect(request, [job], what)

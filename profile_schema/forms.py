@@ -1,7 +1,7 @@
 """Admin forms for profile field definitions: they validate their fields, nothing else.
 
 The admin writes through the services once a form is valid (profile_schema.admin) and shows a
-service's refusal on the form (service_errors_show). The model's checks that the services make
+service's refusal on the form (crm.admin_refusals). The model's checks that the services make
 with their own messages (a key unique in its channel, where "age" and "profile.age" are one
 key; partial masking for strings only) are left to them: the add form declares `key` and
 `masking` itself, outside its model fields, so the model neither fills nor validates them.
@@ -13,7 +13,6 @@ from copy import copy
 from typing import Any
 
 from django import forms
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from profile_schema.models import FieldType, Masking, ProfileField
 
@@ -27,12 +26,6 @@ class ServiceModelForm(forms.ModelForm):
         self.stored = instance
         kwargs["instance"] = copy(instance)
         super().__init__(*args, **kwargs)
-
-
-def service_errors_show(form: forms.BaseForm, error: ValidationError) -> None:
-    """Show a service's refusal on FORM: each message at its field, or above the form."""
-    for field, messages in error.message_dict.items():
-        form.add_error(field if field in form.fields else NON_FIELD_ERRORS, messages)
 
 
 class ProfileFieldAddForm(ServiceModelForm):

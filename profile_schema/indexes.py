@@ -5,8 +5,9 @@
         WHERE channel_id = <channel>
 
 The field's `indexed` flag is the truth and the database follows it: the services record the
-state `pending`, and after commit index_sync builds or drops the index in the background and
-records `ready`, `none` or `failed`. `manage.py profile_indexes_sync` is the durable path. The
+state `pending` and start an `indexBuild` job in the same transaction (index_build_start); the
+job runs index_sync, which builds or drops the index and records `ready`, `none` or `failed`.
+The periodic task and `manage.py profile_indexes_sync` converge whatever is left unsettled. The
 decisions are in docs/ARCHITECTURE.md.
 """
 
@@ -14,14 +15,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from functools import partial
 from typing import Any
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection
 from django.db.models import Q
 from psycopg import sql
 
-from profile_schema.background import thread_start
+from crm.jobs.models import ACTIVE_STATES, Job, JobKind, JobState
+from crm.jobs.services import job_start
 from profile_schema.ddl import (
     CONTACT_TABLE,
     PROFILE_PREFIX,
@@ -31,7 +32,6 @@ from profile_schema.ddl import (
     identifier_for,
 )
 from profile_schema.models import IndexState, ProfileField
-from profile_schema.statistics import statistics_sync_start
 from profile_schema.types import IndexKind, type_spec
 
 logger = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ def index_drop_sql(*, name: str) -> sql.Composed:
 def index_sync(*, name: str) -> IndexSync:
     """Make index NAME match its field's flag (build, rebuild, drop) and record the state."""
     with ddl_cursor() as cursor:
-        # One sync of a name at a time (thread or command); the flag is read once it is ours.
+        # One sync of a name at a time (job or command); the flag is read once it is ours.
         ddl_lock(cursor, name)
         field = ProfileField.objects.filter(index_name=name).first()
         wanted = field is not None and field.indexed
@@ -127,25 +127,67 @@ def indexes_present() -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def index_sync_on_commit(name: str) -> None:
-    """Sync index NAME after the current transaction commits: the hook of the field services."""
-    transaction.on_commit(partial(index_sync_start, name))
+def index_build_start(*, field: ProfileField) -> Job:
+    """Start the `indexBuild` job that syncs FIELD's index (queued once the current transaction
+    commits), in the transaction that records the flag. A job of the index still queued serves
+    instead, as it reads the flag when it runs: its row stays locked until this transaction
+    ends, so no worker claims it before the flag is in."""
+    queued = (
+        Job.objects.select_for_update()
+        .filter(
+            channel_id=field.channel_id,
+            kind=JobKind.INDEX_BUILD,
+            state=JobState.QUEUED,
+            params__name=field.index_name,
+        )
+        .first()
+    )
+    if queued is not None:
+        return queued
+    params = {"name": field.index_name, "key": field.key}
+    return job_start(
+        channel=field.channel, kind=JobKind.INDEX_BUILD, params=params, requested_by=None
+    )
 
 
-def index_sync_start(name: str) -> None:
-    """Sync index NAME in a background thread (call it on commit; never raises)."""
-    thread_start(partial(_index_sync_logged, name), name=f"profile-index:{name}")
+def indexes_unsettled() -> tuple[list[ProfileField], list[str]]:
+    """What the periodic converge starts jobs for: the fields whose index does not match their
+    flag and no unfinished job is building (a failed build waits for a person), and the names
+    of the indexes present that no field names."""
+    present = _indexes_validity()
+    busy = set(
+        Job.objects.filter(kind=JobKind.INDEX_BUILD, state__in=ACTIVE_STATES).values_list(
+            "params__name", flat=True
+        )
+    )
+    unsettled, named = [], set()
+    for field in ProfileField.objects.exclude(index_name="").select_related("channel"):
+        named.add(field.index_name)
+        if field.index_name in busy or field.index_state == IndexState.FAILED:
+            continue
+        if not _settled(field, present.get(field.index_name)):
+            unsettled.append(field)
+    return unsettled, sorted(set(present) - named - busy)
 
 
-def _index_sync_logged(name: str) -> None:
-    try:
-        index_sync(name=name)
-    except Exception:
-        # The state stays pending; profile_indexes_sync converges it later.
-        logger.exception("Profile index %s: the background sync failed", name)
-    # The field behind a marked or unmarked index may be new or gone: the statistics follow
-    # on the same path (a no-op when they match already).
-    statistics_sync_start()
+def _settled(field: ProfileField, valid: bool | None) -> bool:
+    """Whether FIELD's index (VALID: None when absent) and recorded state match its flag."""
+    if field.indexed:
+        return valid is True and field.index_state == IndexState.READY
+    return valid is None and field.index_state == IndexState.NONE
+
+
+def _indexes_validity() -> dict[str, bool]:
+    """Each per-key index of the contacts table, by name: whether it is valid (usable)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, i.indisvalid FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND t.relname = %s AND starts_with(c.relname, %s)",
+            [CONTACT_TABLE, INDEX_PREFIX],
+        )
+        return {name: bool(valid) for name, valid in cursor.fetchall()}
 
 
 def _converge(cursor: Any, name: str, field: ProfileField | None) -> str:

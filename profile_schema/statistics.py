@@ -2,23 +2,24 @@
 
 One `CREATE STATISTICS contact_ps_<key>_<hash> ON ((profile -> '<key>'))` per distinct key
 across channels, whether the field is marked indexed or not: without it the planner guesses a
-third of the rows for any range on a key. `statistics_sync` converges them all after commit
-(the field services' hook is statistics_sync_on_commit); `manage.py profile_indexes_sync` is
-the durable path. The decisions are in docs/ARCHITECTURE.md.
+third of the rows for any range on a key. `statistics_sync` converges them all; after a field
+change commits, the field services queue it as a task (statistics_sync_on_commit; one run waits
+at a time), and the periodic task and `manage.py profile_indexes_sync` run it too. The decisions
+are in docs/ARCHITECTURE.md.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import DatabaseError, connection, transaction
+from django_tasks import task
 from psycopg import sql
 
-from profile_schema.background import thread_start
+from crm.jobs.queue import task_enqueue_once
 from profile_schema.ddl import (
     CONTACT_TABLE,
     LOCK_NOT_AVAILABLE,
@@ -40,10 +41,7 @@ RANGE_OPERATORS = frozenset({"gt", "gte", "lt", "lte", "between"})
 # How long the statistics DDL waits for the table's lock before it lets go and tries again.
 STATISTICS_LOCK_TIMEOUT = "100ms"
 STATISTICS_DROP_TRIES = 25  # about 7 s of a busy table before a drop is left to the command
-# At most one sync thread at a time; a start while it runs makes it run once more.
-_state_lock = threading.Lock()
-_running = False
-_again = False
+STATISTICS_TASK = "profile_schema.statistics"  # the name its queued run goes by
 
 
 @dataclass(frozen=True)
@@ -129,51 +127,27 @@ def statistics_sync() -> list[StatisticsSync]:
 
 
 def statistics_sync_on_commit(*types: str) -> None:
-    """Sync the statistics after the current transaction commits when a field of one of TYPES
-    was created, retyped (old and new type) or deleted: the hook of the field services."""
+    """Queue a statistics sync after the current transaction commits when a field of one of
+    TYPES was created, retyped (old and new type) or deleted: the hook of the field services."""
     if any(statistics_supported(type_) for type_ in types):
-        transaction.on_commit(statistics_sync_start)
+        transaction.on_commit(statistics_sync_request, robust=True)
 
 
-def statistics_sync_start() -> None:
-    """Run statistics_sync in a background thread (call it on commit; never raises).
-
-    Starts coalesce: while the thread runs, any number of starts make it run once more after
-    it finishes (200 fields created in a row take two or three syncs, not 200 threads)."""
-    global _running, _again
-    with _state_lock:
-        if _running:
-            _again = True
-            return
-        _running = True
-    thread_start(_statistics_sync_loop, name="profile-statistics")
+def statistics_sync_request() -> bool:
+    """Queue a run of statistics_sync unless one waits for a worker already (it will read the
+    fields when it runs): 200 fields created in a row make one or two runs, not 200."""
+    return task_enqueue_once(name=STATISTICS_TASK, task=statistics_sync_task)
 
 
-def _statistics_sync_loop() -> None:
-    global _running, _again
-    try:
-        while True:
-            _statistics_sync_logged()
-            with _state_lock:
-                if not _again:
-                    _running = False
-                    return
-                _again = False
-    except BaseException:
-        with _state_lock:
-            _running = False  # left by an error: the next start begins afresh
-        raise
-
-
-def _statistics_sync_logged() -> None:
-    """statistics_sync for a background thread: failures are logged, never raised."""
-    try:
-        for outcome in statistics_sync():
-            if outcome.action == "failed":
-                logger.warning("Profile %s", outcome)
-    except Exception:
-        # profile_indexes_sync converges them later.
-        logger.exception("Profile statistics: the background sync failed")
+@task()
+def statistics_sync_task() -> str:
+    """The Django task of statistics_sync: what it changed, in a line (failures logged)."""
+    outcomes = statistics_sync()
+    for outcome in outcomes:
+        if outcome.action == "failed":
+            logger.warning("Profile %s", outcome)
+    changed = [str(outcome) for outcome in outcomes if outcome.action != "kept"]
+    return "; ".join(changed) or f"{len(outcomes)} statistics in sync"
 
 
 def _statistics_present(cursor: Any) -> list[str]:

@@ -1,9 +1,9 @@
 """/open/v5/user-tags: the channel's tag catalogue, each tag with how many contacts hold it.
 
 A page of tags is keyset on the name and counted in a few queries whatever its size
-(contacts.selectors.tags); POST adds a tag idempotently (201 new, 200 known); DELETE takes it off
-every holder in short batches, then out of the catalogue (contacts.services.tags). The reasons
-are in docs/ARCHITECTURE.md."""
+(contacts.selectors.tags); POST adds a tag idempotently (201 new, 200 known); DELETE starts the
+job that takes it off every holder in short batches, then out of the catalogue, and answers 202
+with it (contacts.services.tags). The reasons are in docs/ARCHITECTURE.md."""
 
 from __future__ import annotations
 
@@ -18,12 +18,13 @@ from rest_framework.response import Response
 from contacts.models import Tag
 from contacts.representation import epoch_ms
 from contacts.selectors.tags import tag_holder_counts, tag_holders, tag_of, tags_of
-from contacts.services.tags import tag_create, tag_delete
+from contacts.services.tags import tag_create, tag_delete_start
 from crm.api import PAGE_LIMIT_DEFAULT, StrictSerializer, page_limit, query_check
 from crm.api_auth import OpenApiView
 from crm.counting import BoundedCount, count_bounded
 from crm.cursors import cursor_decode, cursor_encode
 from crm.errors import InvalidInput, Problem
+from crm.jobs.api import JOB_ACCEPTED, job_accepted
 from crm.openapi import JsonStringField, error_responses, invalid_input, rate_limit_headers
 from crm.permissions import Permission
 
@@ -158,19 +159,17 @@ class UserTagListView(OpenApiView):
 
 
 class UserTagDetailView(OpenApiView):
-    permissions_by_method = {"DELETE": Permission.CONTACTS_EDIT}
+    permissions_by_method = {"DELETE": Permission.GENERAL_SETTINGS}
 
     @extend_schema(
         operation_id="user_tags_delete",
         tags=_TAGS,
-        parameters=[_NAME, *rate_limit_headers([204, 400, 404])],
-        responses={
-            204: OpenApiResponse(description="Removed from the catalogue and every contact."),
-            **error_responses(400, 401, 403, 404, 429),
-        },
+        parameters=[_NAME, *rate_limit_headers([202, 400, 404, 409])],
+        responses={**JOB_ACCEPTED, **error_responses(400, 401, 403, 404, 409, 429)},
     )
     def delete(self, request: Request, name: str) -> Response:
-        """Delete a tag: from the catalogue and from every contact holding it."""
+        """Delete a tag from every contact holding it, then from the catalogue (needs
+        `general_settings`): a `tagDelete` job; a 409 names the one deleting it already."""
         query_check(request)
-        tag_delete(tag=tag_of(viewer=self.viewer, name=name))
-        return Response(status=204)
+        job = tag_delete_start(tag=tag_of(viewer=self.viewer, name=name), requested_by=self.viewer)
+        return job_accepted(job)

@@ -2,9 +2,9 @@
 
 A tag delete is resumable: `tag_removal_batch` takes a tag off the next holders after a contact
 id, each batch its own short transaction, and `tag_removal_finish` drops the catalogue entry
-last; `tag_delete` runs them in a loop, and a background job can run them with its progress.
-Removing a tag leaves the contacts' `updatedAt` alone: an admin's cleanup is no activity of
-theirs."""
+last; `tag_delete_start` starts the `tagDelete` job that runs them with its progress
+(contacts.jobs), and `tag_delete` runs them in one call. Removing a tag leaves the contacts'
+`updatedAt` alone: an admin's cleanup is no activity of theirs."""
 
 from __future__ import annotations
 
@@ -19,7 +19,12 @@ from django.db.models.functions import Now
 from contacts.models import MAX_TAGS_PER_CHANNEL, Contact, Tag
 from contacts.services.activity import activity_record
 from contacts.services.values import tags_clean
+from crm.counting import count_bounded
+from crm.jobs.models import Job, JobKind
+from crm.jobs.selectors import job_active_on
+from crm.jobs.services import job_in_the_way, job_start
 from crm.models import Channel
+from crm.permissions import Viewer
 
 DELETE_BATCH_SIZE = 5000
 _CONTACTS = Contact._meta.db_table
@@ -129,6 +134,28 @@ def tag_removal_finish(*, channel_id: int, name: str) -> int:
         tags_field = Contact._meta.get_field("tags")
         without = Func(F("tags"), Value(name), function="array_remove", output_field=tags_field)
         return holders.update(tags=without)
+
+
+@transaction.atomic
+def tag_delete_start(*, tag: Tag, requested_by: Viewer | None) -> Job:
+    """Start the `tagDelete` job that takes TAG off its holders, then out of the catalogue;
+    refused (a Conflict naming it) while another one deletes the tag."""
+    # Starts on one tag queue here (writers' FOR KEY SHARE does not wait for it).
+    Tag.objects.select_for_update(no_key=True).filter(pk=tag.pk).first()
+    params = {"name": tag.name}
+    running = job_active_on(channel_id=tag.channel_id, kinds=[JobKind.TAG_DELETE], params=params)
+    if running is not None:
+        raise job_in_the_way(job=running, subject=f"The tag {tag.name}", key="name")
+    holders = count_bounded(
+        Contact.objects.filter(channel_id=tag.channel_id, tags__contains=[tag.name])
+    )
+    return job_start(
+        channel=tag.channel,
+        kind=JobKind.TAG_DELETE,
+        params=params,
+        requested_by=requested_by,
+        total=holders.value if holders.exact else None,
+    )
 
 
 def tag_delete(*, tag: Tag, batch_size: int = DELETE_BATCH_SIZE) -> int:

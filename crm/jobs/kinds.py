@@ -3,7 +3,8 @@
 A handler does the work in batches: `batch(job, position)` does one short, idempotent batch
 from POSITION (None at the start) and says where the next one starts; `total(job)` (optional)
 counts the work once at the start; `finish(job)` (optional) is the last step, such as
-dropping a definition. crm never imports the apps: they register from their `jobs.py`.
+dropping a definition, and may say how many items it did too. crm never imports the apps: they
+register from their `jobs.py`.
 """
 
 from __future__ import annotations
@@ -41,8 +42,10 @@ class JobHandler:
         """One batch from POSITION; run again from the same POSITION, it must do no harm."""
         raise NotImplementedError
 
-    def finish(self, job: Job) -> None:
-        """The last step, after every batch (in its own transaction when the kind is atomic)."""
+    def finish(self, job: Job) -> int | None:
+        """The last step, after every batch (in its own transaction when the kind is atomic);
+        how many items it did, added to the job's done (None: none)."""
+        return None
 
 
 @dataclass(frozen=True)

@@ -112,8 +112,9 @@ class Job(models.Model):
 
 
 class PeriodicSchedule(models.Model):
-    """The one row that names the pending run of the periodic task (so only one is ever
-    queued) and when each periodic hook last ran."""
+    """A task queued at most once at a time, by name: the run it queued last (the periodic
+    task's, and those of `queue.task_enqueue_once`) and, for the periodic task, when each of
+    its hooks last ran."""
 
     name = models.CharField(max_length=32, primary_key=True)
     task_id = models.CharField(max_length=64, blank=True)

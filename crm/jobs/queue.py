@@ -1,13 +1,18 @@
-"""The task queue as the job framework sees it: whether tasks wait in the database, and the
-queue's rows of tasks whose worker died."""
+"""The task queue as the job framework sees it: whether tasks wait in the database, a task queued
+at most once while a run of it waits, and the queue's rows of tasks whose worker died."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, TaskResultStatus, task_backends
+from django_tasks.base import Task
 from django_tasks_db import DatabaseBackend
+
+from crm.jobs.models import PeriodicSchedule
 
 
 def task_waiting(*, task_id: str) -> bool:
@@ -17,6 +22,24 @@ def task_waiting(*, task_id: str) -> bool:
     from django_tasks_db.models import DBTaskResult
 
     return DBTaskResult.objects.filter(id=task_id, status=TaskResultStatus.READY).exists()
+
+
+def task_enqueue_once(*, name: str, task: Task[[], Any]) -> bool:
+    """Queue a run of TASK (which takes no arguments) unless the run last queued under NAME still
+    waits for a worker: any number of requests before a worker takes it make one run, and a
+    request while it runs queues the next. Whether a run was queued."""
+    if not database_queue():
+        task.enqueue()  # the immediate backend runs it now
+        return True
+    with transaction.atomic():
+        PeriodicSchedule.objects.bulk_create([PeriodicSchedule(name=name)], ignore_conflicts=True)
+        row = PeriodicSchedule.objects.select_for_update().get(pk=name)
+        if task_waiting(task_id=row.task_id):
+            return False
+        # The task's row commits with the schedule's, or neither does.
+        row.task_id = str(task.enqueue().id)
+        row.save(update_fields=["task_id", "updated_at"])
+    return True
 
 
 def task_abandon(*, task_id: str, reason: str) -> None:

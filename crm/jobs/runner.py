@@ -145,7 +145,10 @@ def _progress(job: Job, token: uuid.UUID, result: BatchResult) -> None:
 
 def _finish(job: Job, token: uuid.UUID, spec: JobKindSpec) -> str:
     with _in_transaction(spec):
-        spec.handler.finish(job)
+        done = spec.handler.finish(job) or 0
+        if done:
+            _mine(job, token).update(done=F("done") + done)
+            job.done += done
         _end(job, token, JobState.SUCCEEDED)
     return "succeeded"
 

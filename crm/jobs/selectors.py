@@ -1,8 +1,11 @@
-"""Reads of jobs: a viewer's, and the silent ones the periodic task queues again."""
+"""Reads of jobs: a viewer's, the unfinished one working on a thing, and the silent ones the
+periodic task queues again."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
@@ -10,7 +13,7 @@ from django.db.models.functions import Now
 from django.http import Http404
 
 from crm.ids import id_parse
-from crm.jobs.models import Job, JobState
+from crm.jobs.models import ACTIVE_STATES, Job, JobState
 from crm.models import Channel
 from crm.permissions import Viewer
 
@@ -27,6 +30,21 @@ def job_get(*, viewer: Viewer, job_id: str) -> Job:
     if job is None:
         raise Http404("No such job in this channel.")
     return job
+
+
+def job_active_on(*, channel_id: int, kinds: Iterable[str], params: dict[str, Any]) -> Job | None:
+    """The unfinished (queued or running) job of the channel, of one of KINDS, whose params
+    hold PARAMS: the job working on that thing now; None when there is none."""
+    return (
+        Job.objects.filter(
+            channel_id=channel_id,
+            kind__in=list(kinds),
+            state__in=ACTIVE_STATES,
+            params__contains=params,
+        )
+        .order_by("created_at", "id")
+        .first()
+    )
 
 
 def jobs_silent(*, timeout_s: float | None = None) -> QuerySet[Job]:

@@ -1,4 +1,5 @@
-"""Writes of jobs: start, cancel, resume, and queue again those whose worker went silent."""
+"""Writes of jobs: start, cancel, resume, and queue again those whose worker went silent; the
+refusal of a change that a running job is in the way of."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.db import transaction
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from crm.errors import Conflict
+from crm.errors import Conflict, Problem
 from crm.jobs.kinds import job_kind_get, job_kind_permission
 from crm.jobs.models import Job, JobState
 from crm.jobs.queue import task_abandon, task_waiting
@@ -47,6 +48,15 @@ def job_start(
     )
     job_enqueue_on_commit(job_id=job.pk)
     return job
+
+
+def job_in_the_way(*, job: Job, subject: str, key: str) -> Conflict:
+    """The refusal of a change to SUBJECT (at request KEY) while unfinished JOB works on it."""
+    message = (
+        f"{subject} is busy with job {job.pk} ({job.get_kind_display().lower()}, {job.state}):"
+        " try again once it has finished, or cancel it."
+    )
+    return Conflict(message, [Problem(key, "job_running", message)])
 
 
 def job_cancel(*, job: Job, viewer: Viewer) -> Job:

@@ -2,8 +2,9 @@
 
 fields: create, reorder, presets; change: name, flags, order, index flag and type at once;
 delete: with the confirmed count of contacts holding a value; checks: what they share. A type
-change and a deletion touch the contacts' values in batches (each its own transaction), so they
-run outside an atomic block; every other service is atomic. The decisions are in
+change and a deletion touch the contacts' values in batches, each its own transaction: the
+`*_start` services switch or check the definition and start the job that runs the batches
+(profile_schema.jobs); every service but the one-call loops is atomic. The decisions are in
 docs/ARCHITECTURE.md.
 """
 
@@ -12,6 +13,7 @@ from profile_schema.services.change import (
     TypeChangeBlocked,
     profile_field_change,
     profile_field_change_save,
+    profile_field_change_start,
     profile_field_convert_batch,
     profile_field_type_change,
     profile_field_type_change_blockers,
@@ -30,6 +32,7 @@ from profile_schema.services.delete import (
     profile_field_delete_check,
     profile_field_delete_finish,
     profile_field_delete_preview,
+    profile_field_delete_start,
     profile_field_remove_batch,
 )
 from profile_schema.services.fields import (
@@ -49,12 +52,14 @@ __all__ = [
     "TypeChangeBlocked",
     "profile_field_change",
     "profile_field_change_save",
+    "profile_field_change_start",
     "profile_field_convert_batch",
     "profile_field_create",
     "profile_field_delete",
     "profile_field_delete_check",
     "profile_field_delete_finish",
     "profile_field_delete_preview",
+    "profile_field_delete_start",
     "profile_field_remove_batch",
     "profile_field_type_change",
     "profile_field_type_change_blockers",

@@ -1,11 +1,12 @@
 """Changing a profile field definition: name, flags, order, index flag and type, at once.
 
-profile_field_change is the one service behind the API's PATCH and the admin's forms. Every
-change is checked once and saved in one transaction (profile_field_change_save), so a refusal
-changes nothing. A new type is allowed only when every stored value converts
-(profile_schema.conversions; refused with the count of the contacts that block it); the
-definition switches first, then the values convert batch by batch, each batch its own
-transaction (profile_field_convert_batch), so call it outside an atomic block in production.
+profile_field_change_start is the one service behind the API's PATCH and the admin's forms.
+Every change is checked once and saved in one transaction (profile_field_change_save), so a
+refusal changes nothing. A new type is allowed only when every stored value converts
+(profile_schema.conversions; refused with the count of the contacts that block it), and not
+while a delete or type change job works on the field; the definition switches first, then the
+`typeChange` job converts the values batch by batch, each batch its own transaction
+(profile_field_convert_batch). profile_field_change runs the conversion in the same call.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from crm.jobs.models import Job, JobKind
+from crm.jobs.services import job_start
+from crm.permissions import Viewer
 from profile_schema.conversions import conversion_for
 from profile_schema.indexes import index_supported
 from profile_schema.locks import schema_write_lock
@@ -22,6 +26,7 @@ from profile_schema.models import FieldType, Masking, ProfileField
 from profile_schema.services.checks import (
     PROFILE_PREFIX,
     changes_check,
+    field_busy_check,
     index_flag_set,
     type_check,
     type_known,
@@ -31,6 +36,7 @@ from profile_schema.stored_values import (
     Batch,
     stored_values_blocking,
     stored_values_convert_batch,
+    stored_values_count,
     stored_values_walk,
 )
 from profile_schema.types import TYPES
@@ -81,6 +87,43 @@ def profile_field_change(
         lambda after: profile_field_convert_batch(field=field, source=source, after=after)
     )
     return FieldTypeChanged(field=field, converted=converted)
+
+
+@transaction.atomic
+def profile_field_change_start(
+    *,
+    field: ProfileField,
+    requested_by: Viewer | None,
+    name: str | None = None,
+    type: str | None = None,
+    sensitive: bool | None = None,
+    masking: str | None = None,
+    shown_in_profile: bool | None = None,
+    order: int | None = None,
+    indexed: bool | None = None,
+) -> Job | None:
+    """Change FIELD as given (None keeps a value) in one transaction; a new type's stored
+    values are left to the `typeChange` job started with it (None when the type stays)."""
+    source = profile_field_change_save(
+        field=field,
+        name=name,
+        type=type,
+        sensitive=sensitive,
+        masking=masking,
+        shown_in_profile=shown_in_profile,
+        order=order,
+        indexed=indexed,
+    )
+    if source == field.type:
+        return None
+    key = field.key.removeprefix(PROFILE_PREFIX)
+    return job_start(
+        channel=field.channel,
+        kind=JobKind.TYPE_CHANGE,
+        params={"fieldId": field.pk, "key": field.key, "from": source, "to": field.type},
+        requested_by=requested_by,
+        total=stored_values_count(channel_id=field.channel_id, key=key),
+    )
 
 
 @transaction.atomic
@@ -170,9 +213,11 @@ def profile_field_type_change_blockers(*, field: ProfileField, type: str) -> int
 
 def _retype_lock(field: ProfileField) -> ProfileField:
     """FIELD's row, locked, once in-flight writes of its channel are done (the schema lock
-    first, then the row: one lock order)."""
+    first, then the row: one lock order); refused while a job rewrites its values."""
     schema_write_lock(channel_id=field.channel_id)
-    return ProfileField.objects.select_for_update().select_related("channel").get(pk=field.pk)
+    row = ProfileField.objects.select_for_update().select_related("channel").get(pk=field.pk)
+    field_busy_check(row)
+    return row
 
 
 def _changes_set(row: ProfileField, changes: dict[str, object], indexed: bool | None) -> list[str]:

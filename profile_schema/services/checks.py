@@ -9,8 +9,11 @@ import re
 
 from django.core.exceptions import ValidationError
 
+from crm.jobs.models import JobKind
+from crm.jobs.selectors import job_active_on
+from crm.jobs.services import job_in_the_way
 from crm.models import Channel
-from profile_schema.indexes import index_name_for, index_supported, index_sync_on_commit
+from profile_schema.indexes import index_build_start, index_name_for, index_supported
 from profile_schema.models import FieldType, IndexState, Masking, ProfileField
 from profile_schema.presets import BUILT_IN_KEYS, PROFILE_PRESETS
 from profile_schema.rules import KEY_RULES
@@ -20,6 +23,8 @@ PROFILE_PREFIX = "profile."
 PROFILE_KEY = re.compile(r"^[a-z][a-zA-Z0-9]{0,62}$")
 NAME_MAX_LENGTH = 100
 MAX_INDEXED_FIELDS = 20
+# The jobs that rewrite a field's stored values: while one works, neither may start again.
+FIELD_JOB_KINDS = (JobKind.FIELD_DELETE, JobKind.TYPE_CHANGE)
 _PRESET_KEYS = frozenset(p.key.removeprefix(PROFILE_PREFIX) for p in PROFILE_PRESETS)
 RESERVED_KEYS: frozenset[str] = frozenset(k.split(".")[0] for k in BUILT_IN_KEYS) - _PRESET_KEYS
 """Bare keys a profile field may not take: the built-in fields' names (and 'web', 'mobile')."""
@@ -96,8 +101,18 @@ def changes_check(field: ProfileField, changes: dict[str, object]) -> None:
         raise ValidationError({"order": f"An order is 0 or more; got {order}."})
 
 
+def field_busy_check(field: ProfileField) -> None:
+    """Refuse to delete or retype FIELD while a delete or type change job works on its values
+    (a Conflict naming the job)."""
+    job = job_active_on(
+        channel_id=field.channel_id, kinds=FIELD_JOB_KINDS, params={"fieldId": field.pk}
+    )
+    if job is not None:
+        raise job_in_the_way(job=job, subject=field.key, key="key")
+
+
 def index_flag_set(field: ProfileField, *, indexed: bool) -> list[str]:
-    """Record INDEXED on FIELD as pending, synced after commit; the attributes to save."""
+    """Record INDEXED on FIELD as pending, with the job that syncs it; the attributes to save."""
     if indexed == field.indexed and field.index_state != IndexState.FAILED:
         return []
     if indexed:
@@ -106,7 +121,7 @@ def index_flag_set(field: ProfileField, *, indexed: bool) -> list[str]:
     field.index_name = field.index_name or index_name_for(
         channel_id=field.channel_id, key=field.key
     )
-    index_sync_on_commit(field.index_name)
+    index_build_start(field=field)
     return ["indexed", "index_state", "index_name", "index_error"]
 
 

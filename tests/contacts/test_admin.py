@@ -3,13 +3,18 @@ roles decide, counts bounded, sorting and filters only as an index reads."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from django.contrib.messages import get_messages
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from contacts.models import Contact
+from crm.jobs.models import Job
+from crm.jobs.runner import job_execute
 from crm.models import Channel
 from tests.contacts.factories import ContactFactory
 from tests.crm.factories import UserFactory, manager_client
@@ -239,10 +244,89 @@ def test_deleting_a_tag_in_the_admin_removes_it_from_its_contacts(channel: Chann
         reverse("admin:contacts_tag_delete", args=[tag.pk]), {"post": "yes"}
     )
 
+    job = Job.objects.get()
     assert response.status_code == 302
+    assert response["Location"] == reverse("admin:jobs_job_change", args=[job.pk])
+    assert messages_of(response) == [
+        f"Deleting vip from every contact: job #{job.pk}; the progress and outcome show here."
+    ]
+    assert job_execute(job_id=job.pk) == "succeeded"
     contact.refresh_from_db()
     assert contact.tags == ["gold"]
     assert list(Tag.objects.filter(channel=channel).values_list("name", flat=True)) == ["gold"]
+
+
+@pytest.mark.django_db
+def test_the_delete_action_confirms_then_starts_a_job_for_each_tag(channel: Channel) -> None:
+    from contacts.models import Tag
+    from contacts.services.tags import contact_tags_set
+
+    contact = ContactFactory(channel=channel)
+    contact_tags_set(contact=contact, tags=["vip", "gold", "new"])
+    picked = list(Tag.objects.filter(name__in=["vip", "gold"]).values_list("pk", flat=True))
+    client = manager_client(channel, "owner")
+    url = reverse("admin:contacts_tag_changelist")
+    form = {"action": "delete_selected", "_selected_action": picked}
+
+    confirm = client.post(url, form)
+    response = client.post(url, {**form, "post": "yes"})
+
+    jobs = list(Job.objects.order_by("id"))
+    assert confirm.status_code == 200 and "Are you sure" in confirm.content.decode()
+    assert response.status_code == 302
+    assert response["Location"] == (
+        f"{reverse('admin:jobs_job_changelist')}?id__in={jobs[0].pk},{jobs[1].pk}"
+    )
+    assert [job.params["name"] for job in jobs] == ["gold", "vip"]
+    for job in jobs:
+        assert job_execute(job_id=job.pk) == "succeeded"
+    contact.refresh_from_db()
+    assert contact.tags == ["new"]
+    assert client.get(response["Location"]).status_code == 200
+
+
+@pytest.mark.django_db
+def test_deleting_a_tag_needs_general_settings_in_the_admin_too(channel: Channel) -> None:
+    from contacts.models import Tag
+    from contacts.services.tags import contact_tags_set
+
+    contact = ContactFactory(channel=channel)
+    contact_tags_set(contact=contact, tags=["vip"])
+    tag = Tag.objects.get(channel=channel, name="vip")
+
+    response = manager_client(channel, "basic").post(
+        reverse("admin:contacts_tag_delete", args=[tag.pk]), {"post": "yes"}
+    )
+
+    assert response.status_code == 403
+    assert not Job.objects.exists()
+    assert Tag.objects.filter(pk=tag.pk).exists()
+
+
+@pytest.mark.django_db
+def test_deleting_a_tag_being_deleted_is_refused_in_the_admin(channel: Channel) -> None:
+    from contacts.models import Tag
+    from contacts.services.tags import contact_tags_set
+
+    contact_tags_set(contact=ContactFactory(channel=channel), tags=["vip"])
+    tag = Tag.objects.get(channel=channel, name="vip")
+    client = manager_client(channel, "owner")
+    url = reverse("admin:contacts_tag_delete", args=[tag.pk])
+    client.post(url, {"post": "yes"})
+    job = Job.objects.get()
+
+    response = client.post(url, {"post": "yes"})
+
+    assert (response.status_code, response["Location"]) == (302, url)
+    assert messages_of(response)[-1] == (
+        f"vip: The tag vip is busy with job {job.pk} (tag delete, queued): try again once it "
+        "has finished, or cancel it."
+    )
+    assert Job.objects.count() == 1
+
+
+def messages_of(response: Any) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]
 
 
 def changelist_order(client: Client, **params: str) -> str:

@@ -1,4 +1,5 @@
-"""/open/v5/user-tags: the catalogue with counts, pages, adding, deleting everywhere at once."""
+"""/open/v5/user-tags: the catalogue with counts, pages, adding, and deleting everywhere by a
+job (its 202 answer; run here with job_execute)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from contacts.models import MAX_TAGS_PER_CHANNEL, Contact, Tag
 from contacts.representation import epoch_ms
 from contacts.services.tags import tag_catalogue_ensure
 from crm.cursors import cursor_encode
+from crm.jobs.models import Job
+from crm.jobs.runner import job_execute
 from crm.models import Channel
 from tests.api_clients import credential_client as api
 from tests.contacts.factories import ContactFactory
@@ -249,7 +252,26 @@ def test_deleting_a_tag_removes_it_from_the_catalogue_and_every_contact(
 
     response = api(channel).delete(f"{LIST}/VIP")
 
-    assert (response.status_code, response.content) == (204, b"")
+    job = Job.objects.get()
+    assert response.status_code == 202
+    assert response.json() == {
+        "job": {
+            "id": str(job.pk),
+            "kind": "tagDelete",
+            "state": "queued",
+            "done": 0,
+            "skipped": 0,
+            "skippedReasons": {},
+            "total": 2,
+            "error": None,
+            "createdAt": epoch_ms(job.created_at),
+            "finishedAt": None,
+        }
+    }
+    assert catalogue(channel) == ["gold", "new", "vip"]  # until the job has run
+    assert job_execute(job_id=job.pk) == "succeeded"
+    job.refresh_from_db()
+    assert (job.done, job.total, job.params) == (2, 2, {"name": "vip"})
     assert catalogue(channel) == ["gold", "new"]
     assert tag_sets(channel) == [["gold", "new"], [], ["gold"]]
     assert Contact.objects.get(pk=kept.pk).updated_at == updated_at
@@ -269,14 +291,65 @@ def test_another_channels_tag_is_not_found_and_stays(
     assert tag_sets(other_channel) == [["vip"]]
 
 
-def test_deleting_needs_contacts_edit(channel: Channel) -> None:
+def test_deleting_needs_general_settings(channel: Channel) -> None:
     tagged(channel, "vip")
+    editor = api(channel, "editor", permissions=["contacts_view", "contacts_edit"])
 
-    response = api(channel, "reader", permissions=["contacts_view"]).delete(f"{LIST}/vip")
+    response = editor.delete(f"{LIST}/vip")
 
-    assert (response.status_code, response.json()) == (403, denied("contacts_edit"))
+    assert (response.status_code, response.json()) == (403, denied("general_settings"))
     assert catalogue(channel) == ["vip"]
     assert tag_sets(channel) == [["vip"]]
+    assert not Job.objects.exists()
+
+
+def test_deleting_a_tag_being_deleted_is_a_conflict_naming_the_job(channel: Channel) -> None:
+    tagged(channel, "vip")
+    client = api(channel)
+    first = client.delete(f"{LIST}/vip")
+
+    again = client.delete(f"{LIST}/vip")
+
+    message = (
+        f"The tag vip is busy with job {first.json()['job']['id']} (tag delete, queued): try "
+        "again once it has finished, or cancel it."
+    )
+    assert (again.status_code, again.json()) == (
+        409,
+        {
+            "type": "conflict",
+            "message": message,
+            "errors": [{"key": "name", "code": "job_running", "message": message}],
+        },
+    )
+    assert Job.objects.count() == 1
+    job_execute(job_id=int(first.json()["job"]["id"]))
+    assert client.delete(f"{LIST}/vip").status_code == 404  # gone
+
+
+def test_another_channels_tag_job_is_not_found(channel: Channel, other_channel: Channel) -> None:
+    tagged(other_channel, "vip")
+    job_id = api(other_channel).delete(f"{LIST}/vip").json()["job"]["id"]
+    client = api(channel)
+
+    assert client.get(f"/open/v5/jobs/{job_id}").json() == NOT_FOUND
+    assert client.post(f"/open/v5/jobs/{job_id}/cancel").status_code == 404
+    assert Job.objects.get(pk=job_id).state == "queued"
+
+
+def test_starting_a_delete_takes_a_fixed_number_of_queries(channel: Channel) -> None:
+    tagged(channel, "vip")
+    tagged(channel, "vip", "gold")
+    client = api(channel)
+    client.get(LIST)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.delete(f"{LIST}/vip").status_code == 202
+
+    # the credential, the rate-limit window, the tag, then in one transaction: the tag's row
+    # lock, the running jobs, the count's plan, its timeout and the count, the job (and the
+    # two savepoints' four)
+    assert len(queries) == 14, [q["sql"] for q in queries]
 
 
 def test_the_schema_describes_every_operation_and_status() -> None:
@@ -289,4 +362,4 @@ def test_the_schema_describes_every_operation_and_status() -> None:
     assert sorted(paths[f"{LIST}/{{name}}"]) == ["delete"]
     assert codes(LIST, "get") == ["200", "400", "401", "403", "404", "429"]
     assert codes(LIST, "post") == ["200", "201", "400", "401", "403", "415", "429"]
-    assert codes(f"{LIST}/{{name}}", "delete") == ["204", "400", "401", "403", "404", "429"]
+    assert codes(f"{LIST}/{{name}}", "delete") == ["202", "400", "401", "403", "404", "409", "429"]

@@ -1,4 +1,5 @@
-"""Tags on contacts and in the channel's catalogue; deleting a tag batch by batch."""
+"""Tags on contacts and in the channel's catalogue; deleting a tag batch by batch, and the job
+that does it started once at a time."""
 
 from __future__ import annotations
 
@@ -15,10 +16,15 @@ from contacts.services.tags import (
     contact_tags_set,
     tag_catalogue_ensure,
     tag_delete,
+    tag_delete_start,
     tag_removal_batch,
     tag_removal_finish,
 )
+from crm.errors import Conflict
+from crm.jobs.models import Job
 from crm.models import Channel
+from crm.permissions import ALL_PERMISSIONS, Viewer
+from tests.concurrency import run_together
 from tests.contacts.factories import ContactFactory
 
 
@@ -151,3 +157,26 @@ def test_the_finish_drops_the_catalogue_entry_and_a_holder_tagged_behind_the_bat
     assert (swept, again) == (1, 0)
     assert tag_sets(channel) == [[], []]
     assert catalogue(channel) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_deletes_of_a_tag_started_at_once_make_one_job_and_one_conflict(
+    channel: Channel,
+) -> None:
+    contact = ContactFactory(channel=channel)
+    contact_tags_set(contact=contact, tags=["vip"])
+    tag = Tag.objects.select_related("channel").get(channel=channel, name="vip")
+    viewer = Viewer(channel=channel, permissions=ALL_PERMISSIONS)
+
+    def start(n: int) -> object:
+        try:
+            return tag_delete_start(tag=tag, requested_by=viewer).pk
+        except Conflict as refusal:
+            return refusal.problems[0].code
+
+    outcomes = run_together(2, start)
+
+    [job] = Job.objects.all()
+    assert sorted(map(str, outcomes)) == sorted([str(job.pk), "job_running"])
+    assert (job.kind, job.total, job.params) == ("tagDelete", 1, {"name": "vip"})
+    assert catalogue(channel) == ["vip"]  # until the job runs

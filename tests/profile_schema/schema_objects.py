@@ -12,12 +12,10 @@ from django.db import connection
 
 from contacts.models import Contact
 from crm.models import Channel
-from profile_schema.background import index_syncs_wait
 from profile_schema.indexes import index_drop_sql, indexes_present
 from profile_schema.statistics import statistics_drop_sql, statistics_name_for, statistics_present
 
 transactional = pytest.mark.django_db(transaction=True)
-WAIT_SECONDS = 60
 # Every channel has this Datetime preset, so its key has statistics wherever a channel exists.
 CHECKOUT = "profile.lastCheckoutCompletedAt"
 
@@ -26,7 +24,6 @@ CHECKOUT = "profile.lastCheckoutCompletedAt"
 def _no_index_left_behind() -> Iterator[None]:
     """Autouse in every module that imports it: the indexes and statistics a test made go."""
     yield
-    index_syncs_wait(WAIT_SECONDS)
     if not connection.connection:
         return
     with connection.cursor() as cursor:
@@ -36,9 +33,8 @@ def _no_index_left_behind() -> Iterator[None]:
 
 
 def statistics_reset() -> None:
-    """No statistics objects on the table, whatever the background syncs started by the field
-    services made meanwhile: the next statistics_sync then shows what it creates."""
-    index_syncs_wait(WAIT_SECONDS)
+    """No statistics objects on the table, whatever the syncs the field services queued made:
+    the next statistics_sync then shows what it creates."""
     with connection.cursor() as cursor:
         for name in statistics_present():
             cursor.execute(statistics_drop_sql(name=name).as_string(cursor.connection))

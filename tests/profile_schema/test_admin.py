@@ -1,4 +1,5 @@
-"""The profile field admin: writes through the services, `general_settings` to write."""
+"""The profile field admin: writes through the services, `general_settings` to write; a type
+change and a delete start their job and show its page."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from django.test import Client
 from django.urls import reverse
 
 from contacts.models import Contact
+from crm.jobs.models import Job
+from crm.jobs.runner import job_execute
 from crm.models import Channel
 from profile_schema.models import FieldType, ProfileField
 from tests.contacts.factories import ContactFactory
@@ -65,6 +68,15 @@ def profiles(channel: Channel) -> list[dict[str, Any]]:
 
 def messages_of(response: Any) -> list[str]:
     return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def the_job(response: Any) -> Job:
+    """The job whose admin page RESPONSE redirects to, run to its end."""
+    job = Job.objects.get()
+    assert response["Location"] == reverse("admin:jobs_job_change", args=[job.pk])
+    assert job_execute(job_id=job.pk) == "succeeded"
+    job.refresh_from_db()
+    return job
 
 
 @pytest.mark.django_db
@@ -210,10 +222,16 @@ def test_an_allowed_type_change_converts_the_values(channel: Channel) -> None:
 
     field.refresh_from_db()
     assert response.status_code == 302
+    assert field.type == "number"  # the definition switched first
+    job = the_job(response)
     assert messages_of(response) == [
-        "profile.points is now Number; 2 stored values were converted."
+        f"profile.points is now Number; its values convert: job #{job.pk}; the progress and "
+        "outcome show here."
     ]
-    assert (field.type, [p["points"] for p in profiles(channel)]) == ("number", [12, -3.5])
+    assert (job.kind, job.state, job.done, job.total) == ("typeChange", "succeeded", 2, 2)
+    assert [p["points"] for p in profiles(channel)] == [12, -3.5]
+    page = client_for(channel).get(response["Location"]).content.decode()
+    assert "2 / 2" in page
 
 
 @pytest.mark.django_db
@@ -260,11 +278,41 @@ def test_a_confirmed_delete_removes_the_field_and_its_values(channel: Channel) -
     )
 
     assert response.status_code == 302
+    assert ProfileField.objects.filter(pk=field.pk).exists()  # until its job has run
+    job = the_job(response)
     assert messages_of(response) == [
-        "Deleted profile.grade; its value was removed from 2 contacts."
+        f"Deleting profile.grade and its value in 2 contacts: job #{job.pk}; the progress and "
+        "outcome show here."
     ]
+    assert (job.kind, job.state, job.done, job.total) == ("fieldDelete", "succeeded", 2, 2)
     assert not ProfileField.objects.filter(pk=field.pk).exists()
     assert profiles(channel) == [{"name": "Kim"}, {"name": "Kim"}]
+
+
+@pytest.mark.django_db
+def test_a_delete_or_type_change_while_a_job_works_on_the_field_is_refused(
+    channel: Channel,
+) -> None:
+    field = field_in(channel, "grade")
+    ContactFactory(channel=channel, profile={"grade": "gold"})
+    client = client_for(channel)
+    client.post(url("delete", field.pk), {"post": "yes", "confirm_count": "1"})
+    job = Job.objects.get()
+    busy = (
+        f"profile.grade is busy with job {job.pk} (field delete, queued): try again once it has "
+        "finished, or cancel it."
+    )
+
+    deleted = client.post(url("delete", field.pk), {"post": "yes", "confirm_count": "1"})
+    retyped = client.post(url("change_type", field.pk), {"type": "list"})
+
+    assert (deleted.status_code, deleted["Location"]) == (302, url("delete", field.pk))
+    assert messages_of(deleted)[-1] == busy
+    assert retyped.status_code == 200
+    assert busy in retyped.content.decode()
+    assert Job.objects.count() == 1
+    field.refresh_from_db()
+    assert (field.type, profiles(channel)) == ("string", [{"grade": "gold"}])
 
 
 @pytest.mark.django_db

@@ -1,4 +1,5 @@
-"""/open/v5/profile-fields: shapes, permissions, channel isolation, refusals that change nothing."""
+"""/open/v5/profile-fields: shapes, permissions, channel isolation, refusals that change nothing;
+a type change and a delete answer 202 with their job (run here with job_execute)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from contacts.models import Contact
+from crm.jobs.models import Job
+from crm.jobs.runner import job_execute
 from crm.models import Channel
 from profile_schema.indexes import index_name_for
 from profile_schema.models import FieldType, IndexState, ProfileField
@@ -69,6 +72,33 @@ def denied(permission: str) -> dict[str, Any]:
 
 
 NOT_FOUND = {"type": "not_found", "message": "Not found.", "errors": []}
+
+
+def accepted(response: Any, kind: str, total: int | None) -> Job:
+    """The job of a 202 RESPONSE, after checking the answer is that job, queued."""
+    job = Job.objects.get(pk=response.json()["job"]["id"])
+    assert response.status_code == 202
+    assert response.json() == {
+        "job": {
+            "id": str(job.pk),
+            "kind": kind,
+            "state": "queued",
+            "done": 0,
+            "skipped": 0,
+            "skippedReasons": {},
+            "total": total,
+            "error": None,
+            "createdAt": int(job.created_at.timestamp() * 1000),
+            "finishedAt": None,
+        }
+    }
+    return job
+
+
+def run(job: Job) -> Job:
+    assert job_execute(job_id=job.pk) == "succeeded"
+    job.refresh_from_db()
+    return job
 
 
 # -- list and read ----------------------------------------------------------------------------
@@ -401,11 +431,17 @@ def test_patch_with_a_type_converts_the_stored_values(channel: Channel) -> None:
     ContactFactory(channel=channel, profile={"vip": 1})
     ContactFactory(channel=channel, profile={"vip": 0})
 
-    response = send(api(channel), "patch", f"{LIST}/profile.vip", {"type": "boolean", "name": "V"})
+    client = api(channel)
 
-    assert response.status_code == 200
-    assert response.json()["profileField"] == field_json(
-        key="profile.vip", name="V", type="boolean"
+    response = send(client, "patch", f"{LIST}/profile.vip", {"type": "boolean", "name": "V"})
+
+    job = accepted(response, "typeChange", 2)
+    expected = field_json(key="profile.vip", name="V", type="boolean")
+    assert client.get(f"{LIST}/profile.vip").json()["profileField"] == expected  # switched first
+    assert profiles(channel) == [{"vip": 1}, {"vip": 0}]
+    assert (run(job).done, job.params) == (
+        2,
+        {"fieldId": job.params["fieldId"], "key": "profile.vip", "from": "number", "to": "boolean"},
     )
     assert profiles(channel) == [{"vip": True}, {"vip": False}]
 
@@ -621,7 +657,9 @@ def test_a_confirmed_delete_removes_the_field_and_its_values(
 
     response = api(channel).delete(f"{LIST}/profile.shoeSize?confirmCount=1")
 
-    assert (response.status_code, response.content) == (204, b"")
+    job = accepted(response, "fieldDelete", 1)
+    assert ProfileField.objects.filter(channel=channel, key="profile.shoeSize").exists()
+    assert (run(job).done, job.total) == (1, 1)
     assert not ProfileField.objects.filter(channel=channel, key="profile.shoeSize").exists()
     assert profiles(channel) == [{"name": "Kim"}]
     assert profiles(other_channel) == [{"shoeSize": 250}]
@@ -663,6 +701,101 @@ def test_deleting_needs_general_settings(channel: Channel) -> None:
     assert snapshot(channel) == before
 
 
+def busy(job: Job, kind: str, state: str) -> dict[str, Any]:
+    message = (
+        f"profile.shoeSize is busy with job {job.pk} ({kind}, {state}): try again once it has "
+        "finished, or cancel it."
+    )
+    return {
+        "type": "conflict",
+        "message": message,
+        "errors": [{"key": "key", "code": "job_running", "message": message}],
+    }
+
+
+@pytest.mark.parametrize("state", ["queued", "running"])
+def test_while_a_delete_job_works_a_delete_or_type_change_is_a_conflict_naming_it(
+    channel: Channel, state: str
+) -> None:
+    field_in(channel, "shoeSize", FieldType.NUMBER)
+    ContactFactory(channel=channel, profile={"shoeSize": 270})
+    client = api(channel)
+    job = accepted(client.delete(f"{LIST}/profile.shoeSize?confirmCount=1"), "fieldDelete", 1)
+    if state == "running":
+        Job.objects.filter(pk=job.pk).update(state="running", run_token="0" * 32)
+    before, values = snapshot(channel), profiles(channel)
+
+    again = client.delete(f"{LIST}/profile.shoeSize?confirmCount=1")
+    unconfirmed = client.delete(f"{LIST}/profile.shoeSize")
+    retyped = send(client, "patch", f"{LIST}/profile.shoeSize", {"type": "string"})
+
+    for response in (again, unconfirmed, retyped):
+        assert (response.status_code, response.json()) == (409, busy(job, "field delete", state))
+    assert (snapshot(channel), profiles(channel), Job.objects.count()) == (before, values, 1)
+    renamed = send(client, "patch", f"{LIST}/profile.shoeSize", {"name": "Size"})
+    assert renamed.status_code == 200  # a flag change rewrites no value
+
+
+def test_while_a_type_change_job_works_another_is_a_conflict_and_a_finished_one_is_not(
+    channel: Channel,
+) -> None:
+    field_in(channel, "shoeSize")
+    ContactFactory(channel=channel, profile={"shoeSize": "270"})
+    client = api(channel)
+    job = accepted(
+        send(client, "patch", f"{LIST}/profile.shoeSize", {"type": "number"}), "typeChange", 1
+    )
+
+    refused = send(client, "patch", f"{LIST}/profile.shoeSize", {"type": "string"})
+    deleted = client.delete(f"{LIST}/profile.shoeSize?confirmCount=1")
+
+    assert (refused.status_code, refused.json()) == (409, busy(job, "type change", "queued"))
+    assert (deleted.status_code, deleted.json()) == (409, busy(job, "type change", "queued"))
+    run(job)
+    assert profiles(channel) == [{"shoeSize": 270}]
+    again = send(client, "patch", f"{LIST}/profile.shoeSize", {"type": "string"})
+    run(accepted(again, "typeChange", 1))
+    assert profiles(channel) == [{"shoeSize": "270"}]
+
+
+def test_another_channels_field_job_is_not_found(channel: Channel, other_channel: Channel) -> None:
+    field_in(other_channel, "shoeSize", FieldType.NUMBER)
+    response = api(other_channel).delete(f"{LIST}/profile.shoeSize?confirmCount=0")
+    job = accepted(response, "fieldDelete", 0)
+    client = api(channel)
+
+    read = client.get(f"/open/v5/jobs/{job.pk}")
+    cancelled = client.post(f"/open/v5/jobs/{job.pk}/cancel")
+
+    assert (read.status_code, read.json()) == (404, NOT_FOUND)
+    assert (cancelled.status_code, cancelled.json()) == (404, NOT_FOUND)
+    assert Job.objects.get(pk=job.pk).state == "queued"
+    assert api(other_channel).get(f"/open/v5/jobs/{job.pk}").status_code == 200
+
+
+def test_starting_a_delete_or_a_type_change_takes_a_fixed_number_of_queries(
+    channel: Channel,
+) -> None:
+    field_in(channel, "shoeSize", FieldType.NUMBER)
+    field_in(channel, "code")
+    ContactFactory.create_batch(3, channel=channel, profile={"shoeSize": 1, "code": "7"})
+    client = api(channel)
+    client.get(LIST)
+
+    with CaptureQueriesContext(connection) as deleting:
+        assert client.delete(f"{LIST}/profile.shoeSize?confirmCount=3").status_code == 202
+    with CaptureQueriesContext(connection) as retyping:
+        response = send(client, "patch", f"{LIST}/profile.code", {"type": "number"})
+        assert response.status_code == 202
+
+    # the credential, the rate-limit window, the field, then in one transaction: the field's
+    # row lock, the running jobs, the count, the channel, the job (and the savepoint's two)
+    assert len(deleting) == 10, [q["sql"] for q in deleting]
+    # the same three, then: the schema lock, the row lock, the running jobs, the blocking
+    # values, the update, the channel, the count, the job (and two savepoints' four)
+    assert len(retyping) == 15, [q["sql"] for q in retyping]
+
+
 # -- the OpenAPI document ---------------------------------------------------------------------
 
 
@@ -680,6 +813,7 @@ def test_the_schema_describes_every_operation_and_status(channel: Channel) -> No
     assert codes(f"{LIST}/{{key}}", "get") == ["200", "400", "401", "403", "404", "429"]
     assert codes(f"{LIST}/{{key}}", "patch") == [
         "200",
+        "202",
         "400",
         "401",
         "403",
@@ -688,7 +822,7 @@ def test_the_schema_describes_every_operation_and_status(channel: Channel) -> No
         "415",
         "429",
     ]
-    assert codes(f"{LIST}/{{key}}", "delete") == ["204", "400", "401", "403", "404", "409", "429"]
+    assert codes(f"{LIST}/{{key}}", "delete") == ["202", "400", "401", "403", "404", "409", "429"]
     field = schema["components"]["schemas"]["ProfileField"]
     assert list(field["properties"]) == [
         "key",

@@ -1,4 +1,5 @@
-"""The admin forms validate and write nothing; a service's refusal is shown on them."""
+"""The admin forms validate and write nothing; a service's refusal is shown on them (as
+crm.admin_refusals shows it on every admin form)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 
+from crm.admin_refusals import form_refused
 from crm.models import Channel
-from profile_schema.forms import ProfileFieldAddForm, ProfileFieldChangeForm, service_errors_show
+from profile_schema.forms import ProfileFieldAddForm, ProfileFieldChangeForm
 from profile_schema.models import FieldType, ProfileField
 from tests.profile_schema.factories import field_in
 
@@ -46,10 +48,11 @@ def test_the_change_form_leaves_the_field_as_stored_for_the_service(channel: Cha
 
 @pytest.mark.django_db
 def test_a_refusal_is_shown_at_its_field_or_above_the_form(channel: Channel) -> None:
-    form = ProfileFieldChangeForm(data={"name": "A", "masking": "full", "order": 0})
-    assert form.is_valid()
+    data = {"name": "A", "masking": "full", "order": 0}
+    assert ProfileFieldChangeForm(data=data).is_valid()
 
     refusal = {"masking": ["Not for numbers."], "type": ["Blocked by 2 contacts."]}
-    service_errors_show(form, ValidationError(refusal))
+    form = form_refused(ProfileFieldChangeForm, ValidationError(refusal))(data=data)
 
+    assert not form.is_valid()
     assert form.errors == {"masking": ["Not for numbers."], "__all__": ["Blocked by 2 contacts."]}

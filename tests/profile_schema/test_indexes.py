@@ -1,12 +1,15 @@
-"""Per-key profile indexes: built CONCURRENTLY after commit, used by the planner, dropped again.
+"""Per-key profile indexes: built CONCURRENTLY by a job after commit, used by the planner, dropped
+again; converged by the periodic task and the command.
 
 These tests commit (transaction=True): CREATE INDEX CONCURRENTLY cannot run inside the test's
-transaction, and it waits for every older transaction, so the test's own must be closed."""
+transaction, and it waits for every older transaction, so the test's own must be closed. Tasks
+run at once (tasks_immediate): a change's index build job has run when its commit returns."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from io import StringIO
 from typing import Any
 
@@ -19,18 +22,31 @@ from django.urls import reverse
 from psycopg import sql
 
 from contacts.models import Contact
+from crm.jobs.models import Job, JobKind
+from crm.jobs.runner import job_execute
+from crm.jobs.services import job_resume
 from crm.models import Channel
+from crm.permissions import ALL_PERMISSIONS, Viewer
 from profile_schema import indexes
-from profile_schema.background import index_syncs_wait
-from profile_schema.indexes import index_create_sql, index_drop_sql, index_name_for, indexes_present
+from profile_schema.background import schema_converge
+from profile_schema.indexes import (
+    index_create_sql,
+    index_drop_sql,
+    index_name_for,
+    indexes_present,
+    indexes_unsettled,
+)
 from profile_schema.models import FieldType, IndexState, ProfileField
-from profile_schema.services import profile_field_delete, profile_field_type_change
+from profile_schema.services import (
+    profile_field_delete,
+    profile_field_type_change,
+    profile_field_update,
+)
 from tests.api_clients import credential_client as api
 from tests.crm.factories import manager_in
 from tests.profile_schema.factories import field_in
 from tests.profile_schema.schema_objects import (
     CHECKOUT,
-    WAIT_SECONDS,
     _no_index_left_behind,  # noqa: F401 -- autouse
     on_key,
     seed,
@@ -40,6 +56,8 @@ from tests.profile_schema.schema_objects import (
     sync,
     transactional,
 )
+
+pytestmark = pytest.mark.usefixtures("tasks_immediate")
 
 
 def patch(client: Client, key: str, body: dict[str, Any]) -> Any:
@@ -85,6 +103,12 @@ def state(field: ProfileField) -> tuple[bool, str, str]:
     return field.indexed, field.index_state, field.index_error
 
 
+def index_jobs(channel: Channel) -> list[tuple[str, Any]]:
+    """The channel's index build jobs, oldest first: their state and what the build did."""
+    jobs = Job.objects.filter(channel=channel, kind=JobKind.INDEX_BUILD).order_by("id")
+    return list(jobs.values_list("state", "position"))
+
+
 # -- names and statements -----------------------------------------------------------------------
 
 
@@ -119,7 +143,7 @@ def test_the_key_is_quoted_as_a_literal_and_the_name_as_an_identifier() -> None:
     )
 
 
-# -- the background build and the planner ---------------------------------------------------------
+# -- the build job and the planner ----------------------------------------------------------------
 
 
 @transactional
@@ -134,10 +158,10 @@ def test_marking_builds_an_index_the_planner_uses_and_unmarking_drops_it(
     name = index_name_for(channel_id=channel.pk, key="age")
 
     assert patch(client, "profile.age", {"indexed": True}).status_code == 200
-    index_syncs_wait(WAIT_SECONDS)
 
     assert definition(name) == expected_definition(channel, "age")
     assert state(field) == (True, IndexState.READY, "")
+    assert index_jobs(channel) == [("succeeded", {"action": "built"})]
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE contacts_contact")
     ranged = (
@@ -152,10 +176,10 @@ def test_marking_builds_an_index_the_planner_uses_and_unmarking_drops_it(
     assert name in orm.values("id")[:25].explain()
 
     assert patch(client, "profile.age", {"indexed": False}).status_code == 200
-    index_syncs_wait(WAIT_SECONDS)
 
     assert definition(name) is None
     assert state(field) == (False, IndexState.NONE, "")
+    assert index_jobs(channel)[1:] == [("succeeded", {"action": "dropped"})]
 
 
 @transactional
@@ -165,22 +189,49 @@ def test_quick_toggles_settle_on_the_last_flag(channel: Channel) -> None:
 
     for indexed in (True, False, True, False):
         assert patch(client, "profile.age", {"indexed": indexed}).status_code == 200
-    index_syncs_wait(WAIT_SECONDS)
 
     assert indexes_present() == []
     assert state(field) == (False, IndexState.NONE, "")
+    actions = [position["action"] for _, position in index_jobs(channel)]
+    assert actions == ["built", "dropped", "built", "dropped"]
+
+
+@pytest.mark.django_db
+def test_toggles_while_a_build_waits_share_its_job(channel: Channel) -> None:
+    field = field_in(channel, "age", FieldType.NUMBER)
+
+    for indexed in (True, False, True, False):
+        profile_field_update(field=field, indexed=indexed)
+
+    [(job_id, job_state, params)] = Job.objects.filter(kind=JobKind.INDEX_BUILD).values_list(
+        "pk", "state", "params"
+    )
+    assert (job_state, params) == ("queued", {"name": field.index_name, "key": "profile.age"})
+    assert job_execute(job_id=job_id) == "succeeded"  # it reads the last flag as it runs
+    assert state(field) == (False, IndexState.NONE, "")
+
+
+@pytest.mark.django_db
+def test_a_toggle_while_its_build_runs_starts_another(channel: Channel) -> None:
+    field = field_in(channel, "age", FieldType.NUMBER)
+    profile_field_update(field=field, indexed=True)
+    running = Job.objects.get(kind=JobKind.INDEX_BUILD)
+    Job.objects.filter(pk=running.pk).update(state="running", run_token=uuid.uuid4())
+
+    profile_field_update(field=field, indexed=False)  # the running build read the flag already
+
+    jobs = Job.objects.filter(kind=JobKind.INDEX_BUILD).order_by("id")
+    assert list(jobs.values_list("state", flat=True)) == ["running", "queued"]
 
 
 @transactional
 def test_deleting_a_field_drops_its_index_and_its_statistics(channel: Channel) -> None:
     field = field_in(channel, "age", FieldType.NUMBER, indexed=True)
-    index_syncs_wait(WAIT_SECONDS)
     assert indexes_present() == [field.index_name]
-    # The index's background sync brings the key's statistics along.
+    # The field's creation queued the key's statistics.
     assert statistics_of("profile.age") == {"profile.age": on_key("age")}
 
     profile_field_delete(field=field, confirm_count=0)
-    index_syncs_wait(WAIT_SECONDS)
 
     assert indexes_present() == []
     assert statistics_of("profile.age") == {}
@@ -189,23 +240,121 @@ def test_deleting_a_field_drops_its_index_and_its_statistics(channel: Channel) -
 @transactional
 def test_a_type_change_to_a_list_unmarks_the_field_and_drops_the_index(channel: Channel) -> None:
     field = field_in(channel, "hobby", FieldType.STRING, indexed=True)
-    index_syncs_wait(WAIT_SECONDS)
     assert indexes_present() == [field.index_name]
 
     profile_field_type_change(field=field, type=FieldType.LIST)
-    index_syncs_wait(WAIT_SECONDS)
 
     assert indexes_present() == []
     assert state(field) == (False, IndexState.NONE, "")
+
+
+@transactional
+def test_a_failed_build_fails_its_job_with_the_reason_and_a_resume_builds_it(
+    channel: Channel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    field = field_in(channel, "age", FieldType.NUMBER)
+    seed(channel, 2)
+    seed(channel, 2)  # duplicate ages: a unique build fails
+    monkeypatch.setattr(indexes, "index_create_sql", lambda **kw: _unique(index_create_sql(**kw)))
+
+    profile_field_update(field=field, indexed=True)
+
+    job = Job.objects.get(kind=JobKind.INDEX_BUILD)
+    indexed, index_state, error = state(field)
+    assert (job.state, job.done, job.position, indexed, index_state) == (
+        "failed",
+        0,
+        None,
+        True,
+        IndexState.FAILED,
+    )
+    assert error.startswith("could not create unique index")
+    assert job.error == {
+        "type": "conflict",
+        "message": f"The index {field.index_name} of profile.age could not be built: {error}. "
+        "Resume this job, or mark the field again, to try again.",
+        "errors": [],
+    }
+    assert indexes_present() == []
+
+    monkeypatch.undo()
+    job_resume(job=job, viewer=Viewer(channel=channel, permissions=ALL_PERMISSIONS))
+
+    job.refresh_from_db()
+    assert (job.state, job.done, job.position, job.attempts) == (
+        "succeeded",
+        1,
+        {"action": "built"},
+        2,
+    )
+    assert state(field) == (True, IndexState.READY, "")
+    assert definition(field.index_name) == expected_definition(channel, "age")
+
+
+# -- the periodic converge -----------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_unsettled_are_the_fields_off_their_flag_with_no_job_and_no_failure(
+    channel: Channel,
+) -> None:
+    lost = field_in(channel, "age", FieldType.NUMBER)
+    waiting = field_in(channel, "points", FieldType.NUMBER, indexed=True)  # its job is queued
+    failed = field_in(channel, "score", FieldType.NUMBER)
+    settled = field_in(channel, "rank", FieldType.NUMBER)
+    for row, index_state in ((lost, IndexState.PENDING), (failed, IndexState.FAILED)):
+        name = index_name_for(channel_id=channel.pk, key=row.key)
+        ProfileField.objects.filter(pk=row.pk).update(
+            indexed=True, index_state=index_state, index_name=name
+        )
+    ProfileField.objects.filter(pk=settled.pk).update(index_name="contact_pf_x")  # once indexed
+
+    fields, orphans = indexes_unsettled()
+
+    assert ([f.key for f in fields], orphans) == (["profile.age"], [])
+    assert waiting.index_state == IndexState.PENDING
+
+
+@transactional
+def test_the_periodic_converge_builds_what_a_lost_job_left_and_drops_orphans(
+    channel: Channel,
+) -> None:
+    field = field_in(channel, "age", FieldType.NUMBER)
+    failed = field_in(channel, "score", FieldType.NUMBER)
+    name = index_name_for(channel_id=channel.pk, key="age")
+    ProfileField.objects.filter(pk=field.pk).update(
+        indexed=True, index_state=IndexState.PENDING, index_name=name
+    )
+    failed_name = index_name_for(channel_id=channel.pk, key="score")
+    ProfileField.objects.filter(pk=failed.pk).update(
+        indexed=True, index_state=IndexState.FAILED, index_name=failed_name
+    )
+    orphan = index_name_for(channel_id=channel.pk, key="gone")
+    with connection.cursor() as cursor:
+        statement = index_create_sql(name=orphan, channel_id=channel.pk, key="gone")
+        cursor.execute(statement.as_string(cursor.connection))
+
+    started = schema_converge()
+
+    [job] = Job.objects.filter(kind=JobKind.INDEX_BUILD)
+    assert started == [
+        f"job {job.pk}: index {name} of profile.age",
+        f"dropped {orphan} (no field)",
+    ]
+    assert (job.state, job.position) == ("succeeded", {"action": "built"})
+    assert state(field) == (True, IndexState.READY, "")
+    assert indexes_present() == [name]  # the failed build waits for a person
+    assert state(failed)[1] == IndexState.FAILED
+    assert schema_converge() == []
 
 
 # -- the durable path: manage.py profile_indexes_sync ---------------------------------------------
 
 
 @transactional
-def test_the_command_builds_what_a_dead_thread_left_and_drops_orphans(channel: Channel) -> None:
+def test_the_command_builds_what_a_lost_job_left_and_drops_orphans(channel: Channel) -> None:
     field = field_in(channel, "age", FieldType.NUMBER)
-    # Flagged, but no thread ran (a process that died): no name, state pending.
+    # Flagged, but no job ran (flagged outside the services): no name, state pending.
     ProfileField.objects.filter(pk=field.pk).update(indexed=True, index_state=IndexState.PENDING)
     orphan = index_name_for(channel_id=channel.pk, key="gone")
     with connection.cursor() as cursor:

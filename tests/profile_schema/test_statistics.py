@@ -1,5 +1,6 @@
 """Planner statistics on the keys of range-capable fields: one object per key across
-channels, kept in step by the field services after commit, and by the command."""
+channels, kept in step by a task the field services queue after commit (one run waits at a
+time), by the periodic converge and by the command."""
 
 from __future__ import annotations
 
@@ -7,15 +8,14 @@ import hashlib
 import json
 import threading
 import time
-from typing import Any
 
 import pytest
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
+from django.db import DatabaseError, connection, transaction
+from django_tasks_db.models import DBTaskResult
 
 from contacts.models import Contact
 from crm.models import Channel
 from profile_schema import statistics
-from profile_schema.background import index_syncs_wait
 from profile_schema.ddl import ddl_cursor
 from profile_schema.indexes import indexes_present
 from profile_schema.models import FieldType, ProfileField
@@ -26,13 +26,13 @@ from profile_schema.statistics import (
     statistics_present,
     statistics_supported,
     statistics_sync,
-    statistics_sync_start,
+    statistics_sync_on_commit,
+    statistics_sync_request,
 )
 from tests.concurrency import run_together
 from tests.profile_schema.factories import field_in
 from tests.profile_schema.schema_objects import (
     CHECKOUT,
-    WAIT_SECONDS,
     _no_index_left_behind,  # noqa: F401 -- autouse
     on_key,
     seed,
@@ -85,12 +85,10 @@ def test_a_range_key_has_statistics_without_the_flag_shared_by_channels_until_th
     assert {s.action for s in statistics_sync()} == {"kept"}
 
     profile_field_delete(field=ours, confirm_count=0)
-    index_syncs_wait(WAIT_SECONDS)
     statistics_sync()
     assert statistics_of("profile.points") == {"profile.points": on_key("points")}
 
     profile_field_delete(field=theirs, confirm_count=0)
-    index_syncs_wait(WAIT_SECONDS)
     statistics_sync()
     assert statistics_of("profile.points") == {}
 
@@ -111,35 +109,47 @@ def test_a_type_change_gives_or_takes_the_statistics(channel: Channel) -> None:
 
 
 @transactional
-def test_the_background_sync_creates_them_after_commit(channel: Channel) -> None:
+def test_the_queued_sync_creates_them_after_commit(channel: Channel, tasks_immediate: None) -> None:
     field_in(channel, "points", FieldType.NUMBER)
     statistics_reset()
 
-    statistics_sync_start()
-    index_syncs_wait(WAIT_SECONDS)
+    with transaction.atomic():
+        statistics_sync_on_commit(FieldType.NUMBER)
+        assert statistics_of("profile.points") == {}
 
     assert statistics_of("profile.points") == {"profile.points": on_key("points")}
 
 
-def test_starts_while_a_statistics_sync_runs_make_it_run_once_more(
-    monkeypatch: pytest.MonkeyPatch,
+SYNC_TASK = "profile_schema.statistics.statistics_sync_task"
+
+
+def sync_runs() -> list[str]:
+    """The statuses of the statistics sync's runs in the database queue, oldest first."""
+    runs = DBTaskResult.objects.filter(task_path=SYNC_TASK).order_by("enqueued_at")
+    return list(runs.values_list("status", flat=True))
+
+
+@pytest.mark.django_db
+def test_requests_while_a_sync_waits_queue_no_other_and_one_while_it_runs_does() -> None:
+    for _ in range(20):  # as 20 fields created in a row do on commit
+        statistics_sync_request()
+
+    assert sync_runs() == ["READY"]  # one run, which reads the fields when a worker takes it
+    DBTaskResult.objects.filter(task_path=SYNC_TASK).update(status="RUNNING")
+    assert statistics_sync_request() is True  # the running one may have read them already
+    assert statistics_sync_request() is False
+    assert sync_runs() == ["RUNNING", "READY"]
+
+
+def test_with_tasks_run_at_once_each_request_syncs(
+    monkeypatch: pytest.MonkeyPatch, tasks_immediate: None
 ) -> None:
     runs: list[int] = []
+    monkeypatch.setattr(statistics, "statistics_sync", lambda: runs.append(1) or [])
 
-    def slow_sync() -> list[Any]:
-        runs.append(1)
-        time.sleep(0.3)
-        return []
+    for _ in range(3):
+        assert statistics_sync_request() is True
 
-    monkeypatch.setattr(statistics, "statistics_sync", slow_sync)
-
-    for _ in range(20):  # as 20 fields created in a row do on commit
-        statistics_sync_start()
-    index_syncs_wait(WAIT_SECONDS)
-
-    assert len(runs) == 2  # the first start's run, then one for all the starts during it
-    statistics_sync_start()
-    index_syncs_wait(WAIT_SECONDS)
     assert len(runs) == 3
 
 
@@ -166,51 +176,50 @@ def test_the_command_creates_missing_statistics_and_drops_leftovers(channel: Cha
     )
 
 
+def while_held(statement: str, locked: threading.Event) -> dict[str, str]:
+    """In a transaction that runs STATEMENT and then holds its lock for a second: the points
+    key's statistics it sees at the end."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(statement)
+        locked.set()
+        time.sleep(1)
+        return statistics_of("profile.points")
+
+
+def sync_once(locked: threading.Event) -> list[str]:
+    locked.wait(10)
+    return [outcome.action for outcome in statistics_sync()]
+
+
 @transactional
 def test_the_statistics_wait_for_a_lock_on_the_table_without_holding_it(
     channel: Channel,
 ) -> None:
     field_in(channel, "points", FieldType.NUMBER)
     statistics_reset()
-    holder = connections.create_connection(DEFAULT_DB_ALIAS)
-    try:
-        holder.ensure_connection()
-        holder.set_autocommit(False)
-        with holder.cursor() as cursor:
-            # What CREATE INDEX CONCURRENTLY holds while it builds.
-            cursor.execute("LOCK TABLE contacts_contact IN SHARE UPDATE EXCLUSIVE MODE")
-            statistics_sync_start()
-            time.sleep(1)
-            assert statistics_of("profile.points") == {}
-            holder.rollback()
-        index_syncs_wait(WAIT_SECONDS)
-    finally:
-        holder.close()
+    locked = threading.Event()
+    # What CREATE INDEX CONCURRENTLY holds while it builds.
+    lock = "LOCK TABLE contacts_contact IN SHARE UPDATE EXCLUSIVE MODE"
 
+    seen, actions = run_together(2, lambda n: sync_once(locked) if n else while_held(lock, locked))
+
+    assert seen == {}  # not created while the lock was held
+    assert sorted(actions) == ["created", "created"]  # the key's, and CHECKOUT's
     assert statistics_of("profile.points") == {"profile.points": on_key("points")}
 
 
 @transactional
 def test_a_drop_waits_for_the_tables_readers_and_then_goes(channel: Channel) -> None:
     field = field_in(channel, "points", FieldType.NUMBER)
-    index_syncs_wait(WAIT_SECONDS)  # the creation's own sync, else it may drop after the delete
     statistics_sync()
     ProfileField.objects.filter(pk=field.pk).delete()  # no sync on commit: the test drives it
-    index_syncs_wait(WAIT_SECONDS)
-    reader = connections.create_connection(DEFAULT_DB_ALIAS)
-    try:
-        reader.ensure_connection()
-        reader.set_autocommit(False)
-        with reader.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM contacts_contact")  # holds ACCESS SHARE
-            statistics_sync_start()
-            time.sleep(1)
-            assert statistics_of("profile.points") == {"profile.points": on_key("points")}
-            reader.rollback()
-        index_syncs_wait(WAIT_SECONDS)
-    finally:
-        reader.close()
+    locked = threading.Event()
+    read = "SELECT count(*) FROM contacts_contact"  # holds ACCESS SHARE
 
+    seen, actions = run_together(2, lambda n: sync_once(locked) if n else while_held(read, locked))
+
+    assert seen == {"profile.points": on_key("points")}  # not dropped under the reader
+    assert sorted(actions) == ["dropped", "kept"]
     assert statistics_of("profile.points") == {}
 
 
@@ -285,12 +294,13 @@ def test_with_statistics_a_range_on_an_unindexed_key_is_estimated_close_to_the_t
 
 
 def present(key: str) -> bool:
-    index_syncs_wait(WAIT_SECONDS)
     return statistics_name_for(key) in statistics_present()
 
 
 @transactional
-def test_creating_retyping_and_deleting_fields_sync_the_statistics(channel: Channel) -> None:
+def test_creating_retyping_and_deleting_fields_sync_the_statistics(
+    tasks_immediate: None, channel: Channel
+) -> None:
     assert present("profile.lastCheckoutCompletedAt")  # the Datetime preset of every channel
     field = field_in(channel, "points", FieldType.NUMBER)
     assert present("profile.points")

@@ -16,8 +16,8 @@ class Command(BaseCommand):
         "Build the per-key indexes of profile fields marked indexed, rebuild invalid ones and "
         "drop those no marked field names (CONCURRENTLY, without a statement timeout); create "
         "the planner statistics of every Number, Date and Datetime key and drop those no field "
-        "wants. The durable path behind the background builds: run it after deploys or from "
-        "cron."
+        "wants. The workers' periodic task converges the same every few minutes (failed builds "
+        "excepted); this runs it now, in this process, failed builds included."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:

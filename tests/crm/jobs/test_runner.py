@@ -309,3 +309,20 @@ def test_a_worker_asked_to_stop_hands_its_job_back_after_the_batch(
     assert len(queued) == 1  # its next run, for another worker
     assert marks(job) == [0, 1, 2, 3]
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+@pytest.mark.django_db
+def test_what_the_last_step_did_is_added_to_done(channel: Channel, counting: None) -> None:
+    class Sweeping(Counting):
+        def finish(self, job: Job) -> int:
+            super().finish(job)
+            return 3  # items written while the batches ran, swept up at the end
+
+    with job_kind_swapped(
+        kind=COUNTING, handler=Sweeping(), permission=Permission.GENERAL_SETTINGS
+    ):
+        job = counting_job(channel, items=4)
+        assert run(job) == "succeeded"
+
+    assert (job.state, job.done, job.total) == ("succeeded", 7, 4)
+    assert marks(job) == [0, 1, 2, 3, FINISH_ITEM]

@@ -1,4 +1,5 @@
-"""Starting, cancelling, resuming jobs, and queueing again those whose worker went silent."""
+"""Starting, cancelling, resuming jobs, queueing again those whose worker went silent, and the
+refusal naming a job in the way."""
 
 from __future__ import annotations
 
@@ -16,7 +17,13 @@ from django_tasks_db.models import DBTaskResult
 from crm import services as crm_services
 from crm.errors import Conflict
 from crm.jobs.models import Job, JobState
-from crm.jobs.services import job_cancel, job_resume, job_start, jobs_requeue_stale
+from crm.jobs.services import (
+    job_cancel,
+    job_in_the_way,
+    job_resume,
+    job_start,
+    jobs_requeue_stale,
+)
 from crm.models import Channel
 from crm.permissions import ALL_PERMISSIONS, Permission, Viewer, viewer_for_credential
 from tests.crm.factories import manager_in
@@ -240,3 +247,18 @@ def test_a_queued_job_whose_task_was_lost_is_queued_again(
     job.refresh_from_db()
     assert job.state == "queued"
     assert DBTaskResult.objects.get(id=job.task_id).status == "READY"
+
+
+def test_the_refusal_of_a_change_names_the_job_in_the_way(channel: Channel, counting: None) -> None:
+    job = counting_job(channel, items=2)
+
+    refusal = job_in_the_way(job=job, subject="The tag vip", key="name")
+
+    message = (
+        f"The tag vip is busy with job {job.pk} (export, queued): try again once it has "
+        "finished, or cancel it."
+    )
+    assert refusal.message == message
+    assert [(p.key, p.code, p.message) for p in refusal.problems] == [
+        ("name", "job_running", message)
+    ]

@@ -9,7 +9,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from contacts.models import Contact
+from crm.errors import Conflict
+from crm.jobs.models import Job
 from crm.models import Channel
+from crm.permissions import ALL_PERMISSIONS, Viewer
 from profile_schema import stored_values
 from profile_schema.models import ProfileField
 from profile_schema.services import (
@@ -18,8 +21,10 @@ from profile_schema.services import (
     profile_field_delete_check,
     profile_field_delete_finish,
     profile_field_delete_preview,
+    profile_field_delete_start,
     profile_field_remove_batch,
 )
+from tests.concurrency import run_together
 from tests.contacts.factories import ContactFactory
 from tests.profile_schema.factories import field_in
 from tests.profile_schema.services.outcomes import error_of, profiles
@@ -138,3 +143,27 @@ def test_the_check_refuses_a_stale_count_before_any_batch(channel: Channel) -> N
         ]
     }
     assert profiles(channel) == [{"grade": "gold"}] * 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_deletes_started_at_once_make_one_job_and_one_conflict(channel: Channel) -> None:
+    field = field_in(channel, "grade")
+    ContactFactory(channel=channel, profile={"grade": "gold"})
+    viewer = Viewer(channel=channel, permissions=ALL_PERMISSIONS)
+
+    def start(n: int) -> object:
+        try:
+            job = profile_field_delete_start(field=field, confirm_count=1, requested_by=viewer)
+        except Conflict as refusal:
+            return refusal.problems[0].code
+        return job.pk
+
+    outcomes = run_together(2, start)
+
+    [job] = Job.objects.all()
+    assert sorted(map(str, outcomes)) == sorted([str(job.pk), "job_running"])
+    assert (job.kind, job.total, job.params) == (
+        "fieldDelete",
+        1,
+        {"fieldId": field.pk, "key": "profile.grade"},
+    )
