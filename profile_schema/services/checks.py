@@ -113,6 +113,8 @@ def field_busy_check(field: ProfileField) -> None:
 
 def index_flag_set(field: ProfileField, *, indexed: bool) -> list[str]:
     """Record INDEXED on FIELD as pending, with the job that syncs it; the attributes to save."""
+    if indexed:
+        index_kind_check(field)  # even when already marked: FIELD may have a new type
     if indexed == field.indexed and field.index_state != IndexState.FAILED:
         return []
     if indexed:
@@ -127,6 +129,20 @@ def index_flag_set(field: ProfileField, *, indexed: bool) -> list[str]:
 
 def index_allowed(field: ProfileField) -> None:
     """Refuse an index on FIELD: a built-in, a type that gains nothing, or one too many."""
+    index_kind_check(field)
+    # The channel row lock serialises markings, so the limit holds under concurrency.
+    channel_lock(field.channel_id)
+    marked = ProfileField.objects.filter(channel_id=field.channel_id, indexed=True)
+    if marked.exclude(pk=field.pk).count() >= MAX_INDEXED_FIELDS:
+        message = (
+            f"A channel indexes at most {MAX_INDEXED_FIELDS} fields (each index slows every "
+            "write of its contacts); unmark one first."
+        )
+        raise ValidationError({"indexed": ValidationError(message, code="too_many_indexes")})
+
+
+def index_kind_check(field: ProfileField) -> None:
+    """Refuse an index on FIELD as it is now: a built-in, or a type that gains nothing."""
     if field.built_in:
         message = (
             f"{field.key} is a built-in field: a column with indexes of its own. Per-key "
@@ -140,15 +156,6 @@ def index_allowed(field: ProfileField) -> None:
             f"profile index already; per-key indexes serve ranges and sorting of {kinds} fields."
         )
         raise ValidationError({"indexed": ValidationError(message, code="not_indexable")})
-    # The channel row lock serialises markings, so the limit holds under concurrency.
-    channel_lock(field.channel_id)
-    marked = ProfileField.objects.filter(channel_id=field.channel_id, indexed=True)
-    if marked.exclude(pk=field.pk).count() >= MAX_INDEXED_FIELDS:
-        message = (
-            f"A channel indexes at most {MAX_INDEXED_FIELDS} fields (each index slows every "
-            "write of its contacts); unmark one first."
-        )
-        raise ValidationError({"indexed": ValidationError(message, code="too_many_indexes")})
 
 
 def channel_lock(channel_id: int) -> None:
