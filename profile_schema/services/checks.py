@@ -14,12 +14,11 @@ from crm.jobs.selectors import job_active_on
 from crm.jobs.services import job_in_the_way
 from crm.models import Channel
 from profile_schema.indexes import index_build_start, index_name_for, index_supported
-from profile_schema.models import FieldType, IndexState, Masking, ProfileField
+from profile_schema.models import PROFILE_PREFIX, FieldType, IndexState, Masking, ProfileField
 from profile_schema.presets import BUILT_IN_KEYS, PROFILE_PRESETS
 from profile_schema.rules import KEY_RULES
 from profile_schema.types import TYPES
 
-PROFILE_PREFIX = "profile."
 PROFILE_KEY = re.compile(r"^[a-z][a-zA-Z0-9]{0,62}$")
 NAME_MAX_LENGTH = 100
 MAX_INDEXED_FIELDS = 20
