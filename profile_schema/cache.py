@@ -27,11 +27,9 @@ from types import MappingProxyType
 from django.db import connection
 
 from crm.models import Channel
-from profile_schema.models import ProfileField
+from profile_schema.models import PROFILE_PREFIX, ProfileField
 
 MAX_CHANNELS = 2048
-
-PROFILE_PREFIX = "profile."
 
 
 @dataclass(frozen=True)

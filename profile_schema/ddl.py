@@ -16,8 +16,9 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, connections
 from psycopg import sql
 
+from profile_schema.models import PROFILE_PREFIX
+
 CONTACT_TABLE = "contacts_contact"
-PROFILE_PREFIX = "profile."
 MAX_IDENTIFIER_LENGTH = 63
 LOCK_RETRY_SECONDS = 0.2
 LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE of a lock_timeout that ran out

@@ -25,13 +25,12 @@ from crm.jobs.models import ACTIVE_STATES, Job, JobKind, JobState
 from crm.jobs.services import job_start
 from profile_schema.ddl import (
     CONTACT_TABLE,
-    PROFILE_PREFIX,
     ddl_cursor,
     ddl_lock,
     ddl_run,
     identifier_for,
 )
-from profile_schema.models import IndexState, ProfileField
+from profile_schema.models import PROFILE_PREFIX, IndexState, ProfileField
 from profile_schema.types import IndexKind, type_spec
 
 logger = logging.getLogger(__name__)

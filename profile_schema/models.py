@@ -6,6 +6,9 @@ from django.db import models
 
 from crm.models import Channel
 
+# A profile field's key: this prefix, then its data key in the contact's `profile` (the bare key).
+PROFILE_PREFIX = "profile."
+
 
 class FieldType(models.TextChoices):
     BOOLEAN = "boolean", "Boolean"

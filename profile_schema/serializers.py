@@ -8,8 +8,8 @@ from rest_framework import serializers
 
 from crm.api import StrictSerializer
 from crm.openapi import JsonBooleanField, JsonIntegerField, JsonStringField
-from profile_schema.models import FieldType, Masking, ProfileField
-from profile_schema.services import NAME_MAX_LENGTH, PROFILE_KEY, PROFILE_PREFIX
+from profile_schema.models import PROFILE_PREFIX, FieldType, Masking, ProfileField
+from profile_schema.services import NAME_MAX_LENGTH, PROFILE_KEY
 from profile_schema.types import TYPES
 
 KEY_RULE = (

@@ -24,13 +24,12 @@ from profile_schema.ddl import (
     CONTACT_TABLE,
     LOCK_NOT_AVAILABLE,
     LOCK_RETRY_SECONDS,
-    PROFILE_PREFIX,
     ddl_cursor,
     ddl_lock,
     ddl_run,
     identifier_for,
 )
-from profile_schema.models import FieldType, ProfileField
+from profile_schema.models import PROFILE_PREFIX, FieldType, ProfileField
 from profile_schema.types import type_spec
 
 logger = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from decimal import Decimal
 from crm.errors import InvalidInput, Problem
 from crm.models import Channel
 from profile_schema.cache import channel_profile_fields, channel_version
-from profile_schema.models import FieldType, ProfileField
+from profile_schema.models import PROFILE_PREFIX, FieldType, ProfileField
 from profile_schema.presets import BUILT_IN_KEYS
 from profile_schema.rules import key_rule
 from profile_schema.types import MAX_LIST_ITEMS, MAX_STRING_LENGTH, ValueRefused, type_spec
@@ -44,7 +44,6 @@ __all__ = [
 
 MAX_PROFILE_KEYS = 256
 MAX_PROFILE_BYTES = 15 * 1024
-PROFILE_PREFIX = "profile."
 _PREVIEW_CHARACTERS = 40
 
 

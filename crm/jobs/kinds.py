@@ -52,7 +52,8 @@ class JobHandler:
 class JobKindSpec:
     """A registered kind: its handler, the permission that starts and cancels it, and whether
     each batch runs in a transaction with its progress (False for work that cannot, such as
-    CREATE INDEX CONCURRENTLY: its progress is then committed right after)."""
+    CREATE INDEX CONCURRENTLY: its progress is then committed right after, and a runner that
+    lost its claim may have done a batch's work already, so the kind serialises it itself)."""
 
     kind: str
     handler: JobHandler

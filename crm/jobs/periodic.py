@@ -3,12 +3,16 @@ pending at a time, named by a single locked row.
 
 Each run queues the next before it works, then runs the hooks that are due: jobs whose worker
 went silent are queued again, old rate-limit windows and finished task results are purged, and
-the apps add theirs with `periodic_hook_register` (from their `jobs.py`). A worker
-(`manage.py db_worker`) queues a run when none is pending as it starts: nothing to set up."""
+the apps add theirs with `periodic_hook_register` (from their `jobs.py`); each hook is claimed
+by one UPDATE, so ticks running at once neither run it twice nor lose its time. A worker
+(`manage.py db_worker`) queues a run when none is pending as it starts, and checks again every
+interval (`periodic_watch`): a run whose worker died before queueing the next one is replaced
+once it has run for the heartbeat timeout. Nothing to set up."""
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +20,11 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import DateTimeField, F, Func, JSONField, Q, Value
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
+from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 from django_tasks import TaskContext, TaskResultStatus, task
 from django_tasks.exceptions import TaskResultDoesNotExist, TaskResultMismatch
@@ -89,20 +97,40 @@ def periodic_tick(*, task_id: str) -> str:
 def periodic_hooks_run() -> list[str]:
     """Run every hook that is due, each on its own: one that fails is logged, not fatal."""
     PeriodicSchedule.objects.bulk_create([PeriodicSchedule(name=SCHEDULE)], ignore_conflicts=True)
-    ran_at = dict(PeriodicSchedule.objects.get(pk=SCHEDULE).hooks_ran_at)
     now, ran = timezone.now(), []
     for hook in list(_hooks.values()):
-        last = ran_at.get(hook.name)
-        if last and datetime.fromisoformat(last) + hook.every > now:
+        if not _hook_claim(hook, now):
             continue
         try:
             hook.run()
         except Exception:
             logger.exception("Periodic hook %s failed", hook.name)
         ran.append(hook.name)
-        ran_at[hook.name] = now.isoformat()
-    PeriodicSchedule.objects.filter(pk=SCHEDULE).update(hooks_ran_at=ran_at)
     return ran
+
+
+def periodic_watch(*, every_s: float, stop: threading.Event) -> None:
+    """Until STOP is set, every EVERY_S: queue a run of the periodic task when none is pending
+    (a worker's thread: a chain whose run died before queueing the next one mends itself)."""
+    while not stop.wait(every_s):
+        try:
+            if periodic_ensure():
+                logger.warning("The periodic task had no run pending; one was queued.")
+        except Exception:
+            logger.exception("The check of the periodic task failed")
+        finally:
+            connection.close()  # this thread's own connection; a fresh one for the next check
+
+
+def periodic_watch_start(*, every_s: float) -> threading.Event:
+    """Run periodic_watch in a daemon thread of this process; the event that stops it."""
+    stop = threading.Event()
+    watch = threading.Thread(
+        target=periodic_watch, kwargs={"every_s": every_s, "stop": stop}, name="periodic-watch"
+    )
+    watch.daemon = True
+    watch.start()
+    return stop
 
 
 def rate_limit_windows_purge() -> int:
@@ -135,6 +163,21 @@ def _queue_next(schedule: PeriodicSchedule, *, delay_s: float) -> None:
     run_after = timezone.now() + timedelta(seconds=delay_s)
     schedule.task_id = str(periodic_run.using(run_after=run_after).enqueue().id)
     schedule.save()
+
+
+def _hook_claim(hook: PeriodicHook, now: datetime) -> bool:
+    """Record NOW as HOOK's last run if it is due; whether it was (one UPDATE: ticks running
+    at once neither run a hook twice nor overwrite each other's times)."""
+    last = Cast(KeyTextTransform(hook.name, "hooks_ran_at"), DateTimeField())
+    due = ~Q(hooks_ran_at__has_key=hook.name) | Q(LessThanOrEqual(last, now - hook.every))
+    ran_at = Func(
+        F("hooks_ran_at"),
+        Value({hook.name: now.isoformat()}, output_field=JSONField()),
+        template="%(expressions)s",
+        arg_joiner=" || ",
+        output_field=JSONField(),
+    )
+    return bool(PeriodicSchedule.objects.filter(due, pk=SCHEDULE).update(hooks_ran_at=ran_at))
 
 
 def _pending(task_id: str) -> bool:

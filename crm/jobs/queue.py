@@ -7,12 +7,17 @@ import uuid
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Case, Exists, OuterRef, UUIDField, When
+from django.db.models.functions import Cast
+from django.db.models.lookups import Regex
 from django.utils import timezone
 from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, TaskResultStatus, task_backends
 from django_tasks.base import Task
 from django_tasks_db import DatabaseBackend
 
 from crm.jobs.models import PeriodicSchedule
+
+_UUID = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 
 def task_waiting(*, task_id: str) -> bool:
@@ -22,6 +27,17 @@ def task_waiting(*, task_id: str) -> bool:
     from django_tasks_db.models import DBTaskResult
 
     return DBTaskResult.objects.filter(id=task_id, status=TaskResultStatus.READY).exists()
+
+
+def task_waiting_on(*, field: str) -> Exists:
+    """Whether the queue still holds the task whose id the outer row's FIELD holds, not yet
+    taken by a worker: `task_waiting` as a condition of a query (an id that is no uuid: no)."""
+    from django_tasks_db.models import DBTaskResult
+
+    task_id = OuterRef(field)
+    # CASE casts only a canonical uuid (the immediate backend's ids are none).
+    task_uuid = Case(When(Regex(task_id, _UUID), then=Cast(task_id, UUIDField())))
+    return Exists(DBTaskResult.objects.filter(id=task_uuid, status=TaskResultStatus.READY))
 
 
 def task_enqueue_once(*, name: str, task: Task[[], Any]) -> bool:

@@ -2,8 +2,13 @@
 last step; cancel, failure and a worker's shutdown stop it between batches.
 
 A claim is a conditional UPDATE (queued, or running with a stale heartbeat) that writes a new
-run token; every later write names the token, so a runner that lost the job (it went silent
-and the job was queued again) commits nothing more: two runners never both make progress."""
+run token; every later write of progress names the token, so a runner that lost the job (it went
+silent and the job was queued again) records nothing more. An atomic kind's batch commits with
+its progress, so its work rolls back too: two runners never both make progress. A kind that is
+not atomic commits a batch's work before the token is checked, so a lost runner's last batch
+stays done: such a kind makes its batch safe to run twice and serialises it itself (the index
+build holds the index name's advisory lock, profile_schema.ddl.ddl_lock, and reads the field's
+flag once it has it)."""
 
 from __future__ import annotations
 

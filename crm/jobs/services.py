@@ -8,13 +8,14 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
 from crm.errors import Conflict, Problem
 from crm.jobs.kinds import job_kind_get, job_kind_permission
 from crm.jobs.models import Job, JobState
-from crm.jobs.queue import task_abandon, task_waiting
+from crm.jobs.queue import task_abandon, task_waiting_on
 from crm.jobs.runner import job_enqueue_on_commit
 from crm.jobs.selectors import jobs_silent
 from crm.models import Channel
@@ -114,9 +115,10 @@ def jobs_requeue_stale(*, limit: int = 100) -> list[int]:
     """Queue again the jobs whose worker went silent (no heartbeat for the timeout) and the
     queued ones whose task is gone; each resumes from its last committed batch."""
     requeued = []
-    for job in jobs_silent().only("pk", "state", "task_id")[:limit]:
-        if job.state == JobState.QUEUED and task_waiting(task_id=job.task_id):
-            continue  # waiting its turn behind other work: nothing is lost
+    # A queued job whose task still waits its turn behind other work has lost nothing: left
+    # out in SQL, so any number of them never fill the LIMIT ahead of a dead one.
+    waiting = Q(state=JobState.QUEUED) & Q(task_waiting_on(field="task_id"))
+    for job in jobs_silent().exclude(waiting).only("pk", "state", "task_id")[:limit]:
         if _requeue(job):
             logger.warning("Job %s (%s) went silent; queued again.", job.pk, job.state)
             requeued.append(job.pk)

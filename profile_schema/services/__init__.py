@@ -23,7 +23,6 @@ from profile_schema.services.checks import (
     MAX_INDEXED_FIELDS,
     NAME_MAX_LENGTH,
     PROFILE_KEY,
-    PROFILE_PREFIX,
     RESERVED_KEYS,
 )
 from profile_schema.services.delete import (
@@ -45,7 +44,6 @@ __all__ = [
     "MAX_INDEXED_FIELDS",
     "NAME_MAX_LENGTH",
     "PROFILE_KEY",
-    "PROFILE_PREFIX",
     "RESERVED_KEYS",
     "FieldTypeChanged",
     "StaleConfirmation",

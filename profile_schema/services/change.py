@@ -22,9 +22,8 @@ from crm.permissions import Viewer
 from profile_schema.conversions import conversion_for
 from profile_schema.indexes import index_supported
 from profile_schema.locks import schema_write_lock
-from profile_schema.models import FieldType, Masking, ProfileField
+from profile_schema.models import PROFILE_PREFIX, FieldType, Masking, ProfileField
 from profile_schema.services.checks import (
-    PROFILE_PREFIX,
     changes_check,
     field_busy_check,
     index_flag_set,

@@ -14,12 +14,11 @@ from crm.jobs.selectors import job_active_on
 from crm.jobs.services import job_in_the_way
 from crm.models import Channel
 from profile_schema.indexes import index_build_start, index_name_for, index_supported
-from profile_schema.models import FieldType, IndexState, Masking, ProfileField
+from profile_schema.models import PROFILE_PREFIX, FieldType, IndexState, Masking, ProfileField
 from profile_schema.presets import BUILT_IN_KEYS, PROFILE_PRESETS
 from profile_schema.rules import KEY_RULES
 from profile_schema.types import TYPES
 
-PROFILE_PREFIX = "profile."
 PROFILE_KEY = re.compile(r"^[a-z][a-zA-Z0-9]{0,62}$")
 NAME_MAX_LENGTH = 100
 MAX_INDEXED_FIELDS = 20
@@ -113,6 +112,8 @@ def field_busy_check(field: ProfileField) -> None:
 
 def index_flag_set(field: ProfileField, *, indexed: bool) -> list[str]:
     """Record INDEXED on FIELD as pending, with the job that syncs it; the attributes to save."""
+    if indexed:
+        index_kind_check(field)  # even when already marked: FIELD may have a new type
     if indexed == field.indexed and field.index_state != IndexState.FAILED:
         return []
     if indexed:
@@ -127,6 +128,20 @@ def index_flag_set(field: ProfileField, *, indexed: bool) -> list[str]:
 
 def index_allowed(field: ProfileField) -> None:
     """Refuse an index on FIELD: a built-in, a type that gains nothing, or one too many."""
+    index_kind_check(field)
+    # The channel row lock serialises markings, so the limit holds under concurrency.
+    channel_lock(field.channel_id)
+    marked = ProfileField.objects.filter(channel_id=field.channel_id, indexed=True)
+    if marked.exclude(pk=field.pk).count() >= MAX_INDEXED_FIELDS:
+        message = (
+            f"A channel indexes at most {MAX_INDEXED_FIELDS} fields (each index slows every "
+            "write of its contacts); unmark one first."
+        )
+        raise ValidationError({"indexed": ValidationError(message, code="too_many_indexes")})
+
+
+def index_kind_check(field: ProfileField) -> None:
+    """Refuse an index on FIELD as it is now: a built-in, or a type that gains nothing."""
     if field.built_in:
         message = (
             f"{field.key} is a built-in field: a column with indexes of its own. Per-key "
@@ -140,15 +155,6 @@ def index_allowed(field: ProfileField) -> None:
             f"profile index already; per-key indexes serve ranges and sorting of {kinds} fields."
         )
         raise ValidationError({"indexed": ValidationError(message, code="not_indexable")})
-    # The channel row lock serialises markings, so the limit holds under concurrency.
-    channel_lock(field.channel_id)
-    marked = ProfileField.objects.filter(channel_id=field.channel_id, indexed=True)
-    if marked.exclude(pk=field.pk).count() >= MAX_INDEXED_FIELDS:
-        message = (
-            f"A channel indexes at most {MAX_INDEXED_FIELDS} fields (each index slows every "
-            "write of its contacts); unmark one first."
-        )
-        raise ValidationError({"indexed": ValidationError(message, code="too_many_indexes")})
 
 
 def channel_lock(channel_id: int) -> None:

@@ -18,8 +18,8 @@ from crm.jobs.services import job_start
 from crm.permissions import Viewer
 from profile_schema.indexes import index_build_start
 from profile_schema.locks import schema_write_lock
-from profile_schema.models import ProfileField
-from profile_schema.services.checks import PROFILE_PREFIX, field_busy_check
+from profile_schema.models import PROFILE_PREFIX, ProfileField
+from profile_schema.services.checks import field_busy_check
 from profile_schema.statistics import statistics_sync_on_commit
 from profile_schema.stored_values import (
     Batch,

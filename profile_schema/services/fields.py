@@ -11,10 +11,9 @@ from django.db.models import Max
 from django.utils import timezone
 
 from crm.models import Channel
-from profile_schema.models import Masking, ProfileField
+from profile_schema.models import PROFILE_PREFIX, Masking, ProfileField
 from profile_schema.presets import BUILT_IN_FIELDS, PROFILE_PRESETS
 from profile_schema.services.checks import (
-    PROFILE_PREFIX,
     channel_lock,
     index_flag_set,
     masking_check,

@@ -1,4 +1,5 @@
-"""EXPLAIN on a seeded table: each indexed operator and the list pages use their index."""
+"""EXPLAIN on a seeded table: each indexed operator, the list pages and a tag delete's batch
+use their index."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django_tasks_db.models import DBTaskResult
 
 from contacts.listing import contact_filtered, contact_list_page
 from contacts.services.atomic import contact_defaults
+from contacts.services.tags import DELETE_BATCH_SIZE, TAG_REMOVAL_BATCH_SQL
 from crm.jobs.models import PeriodicSchedule
 from crm.models import Channel
 from crm.permissions import ALL_PERMISSIONS, Viewer
@@ -21,7 +23,8 @@ ROWS = 100_000
 
 
 def seed(channel: Channel, rows: int, offset: int = 0) -> None:
-    """ROWS contacts made in SQL: 1 in 100 gold, vip and with a coupon; unique emails and phones."""
+    """ROWS contacts made in SQL: 1 in 100 gold, vip and with a coupon, 1 in 2 tagged half;
+    unique emails and phones."""
     defaults = contact_defaults()
     computed = {
         "channel_id": "%(channel)s",
@@ -33,7 +36,10 @@ def seed(channel: Channel, rows: int, offset: int = 0) -> None:
             " || CASE WHEN n %% 100 = 0 THEN jsonb_build_object('coupon', 'C' || n)"
             " ELSE '{}'::jsonb END"
         ),
-        "tags": "CASE WHEN n %% 100 = 0 THEN ARRAY['vip']::varchar[] ELSE ARRAY[]::varchar[] END",
+        "tags": (
+            "CASE WHEN n %% 100 = 0 THEN ARRAY['vip', 'half']::varchar[]"
+            " WHEN n %% 2 = 0 THEN ARRAY['half']::varchar[] ELSE ARRAY[]::varchar[] END"
+        ),
         "last_seen_at": "now() - (n || ' minutes')::interval",
         "created_at": "now()",
         "updated_at": "now()",
@@ -219,3 +225,37 @@ def test_every_sort_order_walks_its_index(big: Viewer, sort: str, index: str) ->
     )
 
     assert index in plan_indexes(page)
+
+
+def plan_scans(sql: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (node type, relation) of every scan in the plan of the statement SQL with PARAMS."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    found: list[tuple[str, str]] = []
+
+    def visit(node: dict[str, Any]) -> None:
+        if "Relation Name" in node:
+            found.append((node["Node Type"], node["Relation Name"]))
+        for child in node.get("Plans", []):
+            visit(child)
+
+    visit(plan[0]["Plan"])
+    return found
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("after", [0, ROWS // 2])
+@pytest.mark.parametrize("name", ["vip", "half"])  # 1 in 100 holders, and 1 in 2
+def test_a_tag_removal_batch_reads_contacts_by_index_only(
+    big: Viewer, name: str, after: int
+) -> None:
+    params = {"channel": big.channel.pk, "name": name, "after": after, "size": DELETE_BATCH_SIZE}
+
+    scans = plan_scans(TAG_REMOVAL_BATCH_SQL, params)
+
+    assert [relation for _, relation in scans] == ["contacts_contact"] * len(scans)
+    assert len(scans) >= 2  # the holders' batch, and the update of those rows
+    assert ("Seq Scan", "contacts_contact") not in scans

@@ -487,6 +487,42 @@ def test_flags_refused_for_the_new_type_leave_the_type_unchanged(channel: Channe
     assert (snapshot(channel), profiles(channel)) == (before, values)
 
 
+def test_an_indexed_field_retyped_with_indexed_true_is_refused_and_unchanged(
+    channel: Channel,
+) -> None:
+    field_in(channel, "hobby", indexed=True)
+    ContactFactory(channel=channel, profile={"hobby": "golf"})
+    states = ProfileField.objects.filter(channel=channel).values_list("key", "index_state")
+    before, values, jobs = (snapshot(channel), list(states)), profiles(channel), Job.objects.count()
+
+    response = send(
+        api(channel), "patch", f"{LIST}/profile.hobby", {"type": "list", "indexed": True}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {
+            "key": "indexed",
+            "code": "not_indexable",
+            "message": "profile.hobby is a List field, whose filters use the profile index "
+            "already; per-key indexes serve ranges and sorting of String, Number, Date, Datetime "
+            "fields.",
+        }
+    ]
+    assert ((snapshot(channel), list(states)), profiles(channel)) == (before, values)
+    assert Job.objects.count() == jobs
+
+
+def test_an_indexed_field_retyped_without_indexed_is_unmarked(channel: Channel) -> None:
+    field_in(channel, "hobby", indexed=True)
+
+    response = send(api(channel), "patch", f"{LIST}/profile.hobby", {"type": "list"})
+
+    run(accepted(response, "typeChange", 0))
+    field = ProfileField.objects.get(channel=channel, key="profile.hobby")
+    assert (field.type, field.indexed, field.index_state) == ("list", False, IndexState.PENDING)
+
+
 def test_patch_refuses_fixed_and_unknown_keys_listing_each(channel: Channel) -> None:
     field_in(channel, "nickname")
     before = snapshot(channel)

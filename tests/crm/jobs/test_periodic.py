@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from crm.jobs.periodic import (
     periodic_hook_register,
     periodic_hooks_run,
     periodic_tick,
+    periodic_watch,
     rate_limit_windows_purge,
     task_results_prune,
 )
@@ -101,6 +103,74 @@ def test_a_pending_run_a_worker_just_took_is_left_to_it(hooks: list[str]) -> Non
     DBTaskResult.objects.update(status=TaskResultStatus.RUNNING, started_at=timezone.now())
 
     assert periodic_ensure() is False
+
+
+def wait_until(check: Callable[[], bool], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"not within {seconds} s"
+        time.sleep(0.02)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chain_with_no_pending_run_is_repaired_by_a_workers_watch(hooks: list[str]) -> None:
+    periodic_ensure()
+    ended = pending_id()
+    # The run finished without queueing its successor (its first transaction failed).
+    DBTaskResult.objects.filter(id=ended).update(status=TaskResultStatus.SUCCESSFUL)
+    stop = threading.Event()
+    watch = threading.Thread(target=periodic_watch, kwargs={"every_s": 0.05, "stop": stop})
+
+    watch.start()
+    try:
+        wait_until(lambda: pending_id() != ended)
+    finally:
+        stop.set()
+        watch.join()
+
+    [queued] = [task for task in periodic_tasks() if str(task.id) != ended]
+    assert (str(queued.id), queued.status) == (pending_id(), "READY")
+    assert periodic_ensure() is False  # pending again: one run, not one per check
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_ticks_at_once_run_each_due_hook_once_and_keep_both_times(
+    hooks: list[str],
+) -> None:
+    inside, release = threading.Event(), threading.Event()
+
+    def slow() -> None:
+        hooks.append("slow")
+        if not inside.is_set():  # the first run waits; a second one (a double run) does not
+            inside.set()
+            assert release.wait(30)
+
+    periodic_hook_register(name="slow", run=slow, every=timedelta(hours=1))
+    periodic_hook_register(
+        name="hourly", run=lambda: hooks.append("hourly"), every=timedelta(hours=1)
+    )
+    first: list[list[str]] = []
+
+    def first_tick() -> None:
+        try:
+            first.append(periodic_hooks_run())
+        finally:
+            connection.close()  # this thread's own
+
+    tick = threading.Thread(target=first_tick)
+    tick.start()
+    try:
+        assert inside.wait(30)
+        second = periodic_hooks_run()  # while the first tick is still in `slow`
+    finally:
+        release.set()
+        tick.join()
+
+    assert (first, second, hooks) == ([["slow"]], ["hourly"], ["slow", "hourly"])
+    ran_at = PeriodicSchedule.objects.get(pk=SCHEDULE).hooks_ran_at
+    assert sorted(ran_at) == ["hourly", "slow"]
+    # Each hook keeps the time of the tick that ran it: the second tick's is the later one.
+    assert datetime.fromisoformat(ran_at["slow"]) < datetime.fromisoformat(ran_at["hourly"])
 
 
 def test_with_tasks_run_at_once_there_is_no_periodic_chain(

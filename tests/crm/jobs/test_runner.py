@@ -218,6 +218,24 @@ def test_a_runner_that_lost_its_job_commits_nothing_more(
     assert marks(job) == [0, 1]  # the batch that ran when the job was taken over rolled back
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_kind_that_is_not_atomic_keeps_the_batch_its_lost_runner_did(
+    channel: Channel, marks_committed: None
+) -> None:
+    with job_kind_swapped(
+        kind=COUNTING,
+        handler=TakenOverDuring(),
+        permission=Permission.GENERAL_SETTINGS,
+        atomic=False,
+    ):
+        job = counting_job(channel, items=6, perBatch=2)
+        assert run(job) == "claim lost"
+
+    assert (job.state, job.position, job.done) == ("running", 2, 2)
+    # Its work committed before the claim was checked: such a kind guards its work itself.
+    assert marks(job) == [0, 1, 2, 3]
+
+
 class Slow(JobHandler):
     """One batch that outlasts several heartbeat intervals; it notes the heartbeats it saw."""
 

@@ -249,6 +249,31 @@ def test_a_queued_job_whose_task_was_lost_is_queued_again(
     assert DBTaskResult.objects.get(id=job.task_id).status == "READY"
 
 
+def test_a_dead_job_is_queued_again_behind_a_full_page_of_waiting_jobs(
+    channel: Channel, counting: None, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.JOB_HEARTBEAT_TIMEOUT_S = 60
+    with django_capture_on_commit_callbacks(execute=True):
+        waiting = [counting_job(channel, items=1) for _ in range(100)]
+    for job in waiting:
+        _silent(job, "queued", 600)  # silent longer than the dead one: first by heartbeat
+    dead = counting_job(channel, items=3)
+    _silent(dead, "running", 61)
+    ours = Job.objects.filter(pk__in=[j.pk for j in waiting])
+    tasks = dict(ours.values_list("pk", "task_id"))
+    assert DBTaskResult.objects.filter(id__in=tasks.values(), status="READY").count() == 100
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs_requeue_stale(limit=100) == [dead.pk]
+
+    dead.refresh_from_db()
+    assert (dead.state, dead.run_token) == ("queued", None)
+    assert DBTaskResult.objects.get(id=dead.task_id).status == "READY"
+    assert {pk: ("queued", task) for pk, task in tasks.items()} == {
+        pk: (state, task) for pk, state, task in ours.values_list("pk", "state", "task_id")
+    }  # left to wait, their tasks untouched
+
+
 def test_the_refusal_of_a_change_names_the_job_in_the_way(channel: Channel, counting: None) -> None:
     job = counting_job(channel, items=2)
 

@@ -1,6 +1,7 @@
 """Jobs run by real worker processes (`manage.py db_worker` against the test database, tasks in
 the database queue): a killed worker's job is finished by another from its last committed batch,
-a stopped worker hands its job back, and two workers never run one job at once."""
+a stopped worker hands its job back, two workers never run one job at once, and a worker mends
+the periodic task's chain."""
 
 from __future__ import annotations
 
@@ -16,9 +17,12 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.utils import timezone
+from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
-from crm.jobs.models import Job
+from crm.jobs.models import Job, PeriodicSchedule
+from crm.jobs.periodic import SCHEDULE
 from crm.jobs.runner import job_enqueue_on_commit
 from crm.models import Channel
 from tests.api_clients import credential_client as api
@@ -157,3 +161,35 @@ def test_two_workers_never_run_one_job_at_once(
     assert outcomes == ["not claimed", "succeeded"]
     assert marks(job) == [*range(4), FINISH_ITEM]
     assert (job.done, job.attempts) == (4, 1)
+
+
+def test_a_worker_replaces_a_periodic_run_whose_worker_died_just_before_it_started(
+    tmp_path: Path,
+) -> None:
+    # The schedule names a run a dead worker took a moment ago, before it queued the next one:
+    # as the worker starts, that run still looks alive (it has run for less than the timeout).
+    dead = DBTaskResult.objects.create(
+        args_kwargs={"args": [], "kwargs": {}},
+        task_path="crm.jobs.periodic.periodic_run",
+        backend_name="default",
+        run_after=timezone.now(),
+        status=TaskResultStatus.RUNNING,
+        started_at=timezone.now(),
+    )
+    PeriodicSchedule.objects.create(name=SCHEDULE, task_id=str(dead.id))
+    log = tmp_path / "worker.log"
+    schedule = PeriodicSchedule.objects.filter(pk=SCHEDULE)
+    warning = "The periodic task had no run pending; one was queued."
+
+    def mended() -> bool:
+        # The new run's hooks ran (they follow its first commit), and the check that queued it
+        # has said so (the run may start before it logs).
+        return "jobs.requeue_stale" in schedule.get().hooks_ran_at and warning in log.read_text()
+
+    with worker(log):
+        wait_until(mended, 60, log)
+
+    dead.refresh_from_db()
+    assert (dead.status, dead.exception_class_path) == ("FAILED", "crm.jobs.runner.WorkerLost")
+    assert schedule.get().task_id != str(dead.id)
+    assert schedule.get().ran_at is not None

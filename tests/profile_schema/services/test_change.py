@@ -341,6 +341,26 @@ def test_a_flag_refused_for_the_new_type_leaves_the_type_and_values_unchanged(
     assert (field.type, field.name) == ("string", "hobby")
 
 
+def test_an_indexed_field_keeps_its_type_and_index_when_the_new_type_cannot_be_indexed(
+    channel: Channel,
+) -> None:
+    field = field_in(channel, "hobby", FieldType.STRING, indexed=True)
+    ContactFactory(channel=channel, profile={"hobby": "golf"})
+    before, values = stored(field), profiles(channel)
+
+    refused = error_of(profile_field_change, field=field, type=FieldType.LIST, indexed=True)
+
+    assert refused == {
+        "indexed": [
+            "profile.hobby is a List field, whose filters use the profile index already; "
+            "per-key indexes serve ranges and sorting of String, Number, Date, Datetime fields."
+        ]
+    }
+    assert before["indexed"] is True
+    assert (stored(field), profiles(channel)) == (before, values)
+    assert (field.type, field.indexed) == ("string", True)
+
+
 def test_a_masking_is_checked_against_the_new_type(channel: Channel) -> None:
     field = field_in(channel, "code", FieldType.STRING)
     before = stored(field)
