@@ -24,7 +24,7 @@ desk_patterns = (
     "desk",
 )
 
-# /open/v5: each app's endpoints (API.md), one include per module.
+# /open/v5: each app's endpoints (docs/api.md), one include per module.
 open_v5_patterns: list[URLPattern | URLResolver] = [
     # open/v5 includes
     path("", include("profile_schema.urls")),
