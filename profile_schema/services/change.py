@@ -12,6 +12,7 @@ while a delete or type change job works on the field; the definition switches fi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict, Unpack
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -57,29 +58,24 @@ class FieldTypeChanged:
     converted: int
 
 
+class FieldChanges(TypedDict, total=False):
+    """What a change of a field may set; an absent key or None keeps the value."""
+
+    name: str | None
+    type: str | None
+    sensitive: bool | None
+    masking: str | None
+    shown_in_profile: bool | None
+    order: int | None
+    indexed: bool | None
+
+
 def profile_field_change(
-    *,
-    field: ProfileField,
-    name: str | None = None,
-    type: str | None = None,
-    sensitive: bool | None = None,
-    masking: str | None = None,
-    shown_in_profile: bool | None = None,
-    order: int | None = None,
-    indexed: bool | None = None,
+    *, field: ProfileField, **changes: Unpack[FieldChanges]
 ) -> FieldTypeChanged:
     """Change FIELD as given (None keeps a value) in one transaction, then convert the stored
     values of a new type in batches."""
-    source = profile_field_change_save(
-        field=field,
-        name=name,
-        type=type,
-        sensitive=sensitive,
-        masking=masking,
-        shown_in_profile=shown_in_profile,
-        order=order,
-        indexed=indexed,
-    )
+    source = profile_field_change_save(field=field, **changes)
     if source == field.type:
         return FieldTypeChanged(field=field, converted=0)
     converted = stored_values_walk(
@@ -90,29 +86,11 @@ def profile_field_change(
 
 @transaction.atomic
 def profile_field_change_start(
-    *,
-    field: ProfileField,
-    requested_by: Viewer | None,
-    name: str | None = None,
-    type: str | None = None,
-    sensitive: bool | None = None,
-    masking: str | None = None,
-    shown_in_profile: bool | None = None,
-    order: int | None = None,
-    indexed: bool | None = None,
+    *, field: ProfileField, requested_by: Viewer | None, **changes: Unpack[FieldChanges]
 ) -> Job | None:
     """Change FIELD as given (None keeps a value) in one transaction; a new type's stored
     values are left to the `typeChange` job started with it (None when the type stays)."""
-    source = profile_field_change_save(
-        field=field,
-        name=name,
-        type=type,
-        sensitive=sensitive,
-        masking=masking,
-        shown_in_profile=shown_in_profile,
-        order=order,
-        indexed=indexed,
-    )
+    source = profile_field_change_save(field=field, **changes)
     if source == field.type:
         return None
     key = field.key.removeprefix(PROFILE_PREFIX)
