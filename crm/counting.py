@@ -40,6 +40,12 @@ class BoundedCount:
     value: int
     exact: bool
 
+    def at_least(self, seen: int) -> BoundedCount:
+        """This count, an estimate raised to SEEN when below it (an exact count stands)."""
+        if self.exact or self.value >= seen:
+            return self
+        return BoundedCount(value=seen, exact=False)
+
 
 def count_bounded(
     queryset: QuerySet[Any],
@@ -53,7 +59,7 @@ def count_bounded(
     never below a count seen: the rows counted, or SEEN, the rows the caller already knows
     match (a page's rows and the one after them)."""
     rows, cost, scan_cost = _planned(queryset)
-    estimate = BoundedCount(value=max(rows, seen), exact=False)
+    estimate = BoundedCount(value=rows, exact=False).at_least(seen)
     if (
         rows > cap * ESTIMATE_MARGIN
         or cost > EXACT_COUNT_MAX_COST

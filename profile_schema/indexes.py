@@ -1,8 +1,14 @@
 """Per-key B-tree expression indexes on profile values, for ranges and sorting on a key.
 
     CREATE INDEX CONCURRENTLY IF NOT EXISTS contact_pf_<channel>_<key>_<hash>
-        ON contacts_contact (channel_id, (profile -> '<key>') DESC NULLS LAST, id DESC)
+        ON contacts_contact ((profile -> '<key>') DESC NULLS LAST, id DESC)
         WHERE channel_id = <channel>
+
+The value leads: the predicate already holds the channel, so the planner drops the query's
+`channel_id = <channel>` condition as implied, and a range on the value is the index's first
+column, which every PostgreSQL reads as a range. (An index led by `channel_id` would leave the
+range on its second column with no condition on the first: PostgreSQL 18 skip-scans it, 17 and
+older read the whole index.) An index of the older shape counts as unsettled and is rebuilt.
 
 The field's `indexed` flag is the truth and the database follows it: the services record the
 state `pending` and start an `indexBuild` job in the same transaction (index_build_start); the
@@ -36,6 +42,9 @@ from profile_schema.types import IndexKind, type_spec
 logger = logging.getLogger(__name__)
 
 INDEX_PREFIX = "contact_pf_"
+# Whether an index (pg_index AS i) can serve: valid, and of the current shape, led by the value
+# (an expression: indkey 0) rather than by channel_id as the first indexes were.
+_USABLE = "i.indisvalid AND i.indkey[0] = 0"
 
 
 @dataclass(frozen=True)
@@ -68,7 +77,7 @@ def index_create_sql(*, name: str, channel_id: int, key: str) -> sql.Composed:
     """CREATE INDEX CONCURRENTLY of the bare or full KEY for the channel, quoted for DDL."""
     return sql.SQL(
         "CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {table} "
-        "(channel_id, (profile -> {key}) DESC NULLS LAST, id DESC) WHERE channel_id = {channel}"
+        "((profile -> {key}) DESC NULLS LAST, id DESC) WHERE channel_id = {channel}"
     ).format(
         name=sql.Identifier(name),
         table=sql.Identifier(CONTACT_TABLE),
@@ -170,17 +179,18 @@ def indexes_unsettled() -> tuple[list[ProfileField], list[str]]:
 
 
 def _settled(field: ProfileField, valid: bool | None) -> bool:
-    """Whether FIELD's index (VALID: None when absent) and recorded state match its flag."""
+    """Whether FIELD's index (VALID: None when absent, else whether it is usable) and recorded
+    state match its flag."""
     if field.indexed:
         return valid is True and field.index_state == IndexState.READY
     return valid is None and field.index_state == IndexState.NONE
 
 
 def _indexes_validity() -> dict[str, bool]:
-    """Each per-key index of the contacts table, by name: whether it is valid (usable)."""
+    """Each per-key index of the contacts table, by name: whether it is usable (_USABLE)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT c.relname, i.indisvalid FROM pg_index i "
+            f"SELECT c.relname, {_USABLE} FROM pg_index i "  # noqa: S608 - a constant
             "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid "
             "JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = current_schema() AND t.relname = %s AND starts_with(c.relname, %s)",
@@ -190,7 +200,7 @@ def _indexes_validity() -> dict[str, bool]:
 
 
 def _converge(cursor: Any, name: str, field: ProfileField | None) -> str:
-    """Build, rebuild or drop index NAME so it exists (valid) exactly when FIELD is given."""
+    """Build, rebuild or drop index NAME so it exists (usable) exactly when FIELD is given."""
     valid = _validity(cursor, name)
     if field is None:
         if valid is None:
@@ -199,16 +209,16 @@ def _converge(cursor: Any, name: str, field: ProfileField | None) -> str:
         return "dropped"
     if valid:
         return "kept"
-    if valid is False:  # a build that was interrupted leaves an INVALID index behind
+    if valid is False:  # an interrupted build's INVALID leftover, or an index of the old shape
         ddl_run(cursor, index_drop_sql(name=name))
     ddl_run(cursor, index_create_sql(name=name, channel_id=field.channel_id, key=field.key))
     return "built"
 
 
 def _validity(cursor: Any, name: str) -> bool | None:
-    """None when index NAME does not exist, else whether it is valid (usable)."""
+    """None when index NAME does not exist, else whether it is usable (_USABLE)."""
     cursor.execute(
-        "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+        f"SELECT {_USABLE} FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "  # noqa: S608
         "JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE c.relname = %s AND n.nspname = current_schema()",
         [name],

@@ -8,6 +8,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from django.db import connection
 from django.http import Http404
 from django.utils import timezone
 
@@ -189,6 +190,46 @@ def test_an_indexed_profile_key_sorts_and_pages_with_missing_values_at_the_end(
         assert seen == [*present, None, None]
     else:
         assert seen == [None, None, *present]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "sort",
+    ["-lastSeenAt", "lastSeenAt", "name", "-sessionsCount", "-profile.points", "profile.points"],
+)
+def test_a_page_picked_from_its_few_matches_pages_like_a_walk_of_the_order(
+    viewer: Viewer, channel: Channel, sort: str
+) -> None:
+    """A filter counted exactly and small has its pages picked from its matches (a materialized
+    CTE): the same rows, in the same order, with the same cursors as walking the order."""
+    from django.test.utils import CaptureQueriesContext
+
+    from contacts import listing
+    from profile_schema.models import ProfileField
+    from profile_schema.services import profile_field_create
+
+    field = profile_field_create(channel=channel, key="points", name="Points", type="number")
+    ProfileField.objects.filter(pk=field.pk).update(indexed=True)
+    now = timezone.now()
+    for n in range(14):
+        ContactFactory(
+            channel=channel,
+            last_seen_at=None if n % 5 == 0 else now - timedelta(hours=n % 3),
+            sessions_count=n % 3,
+            profile={"name": f"{'keep' if n % 7 else 'drop'}{n % 4}"}
+            | ({} if n % 4 == 0 else {"points": n % 3 * 10}),
+        )
+    options = {"sort": sort, "limit": 3, "filter": {"key": "name", "operator": "contains",
+                                                     "values": ["keep"]}}  # fmt: skip
+
+    with CaptureQueriesContext(connection) as queries:
+        fenced = walk(viewer, **options)
+    with mock.patch.object(listing, "FENCED_PAGE_ROWS", -1):
+        walked = walk(viewer, **options)
+
+    assert fenced == walked
+    assert sum(len(page) for page in fenced) == 12
+    assert any(q["sql"].startswith("WITH matching AS MATERIALIZED") for q in queries)
 
 
 @pytest.mark.django_db

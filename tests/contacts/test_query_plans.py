@@ -17,14 +17,16 @@ from crm.jobs.models import PeriodicSchedule
 from crm.models import Channel
 from crm.permissions import ALL_PERMISSIONS, Viewer
 from crm.provisioning import channel_provision
+from profile_schema.indexes import index_name_for, indexes_sync_all
 from profile_schema.services import profile_field_create
+from profile_schema.statistics import statistics_sync
 
 ROWS = 100_000
 
 
 def seed(channel: Channel, rows: int, offset: int = 0) -> None:
     """ROWS contacts made in SQL: 1 in 100 gold, vip and with a coupon, 1 in 2 tagged half;
-    unique emails and phones."""
+    unique emails and phones; ranks 1 to ROWS in each channel."""
     defaults = contact_defaults()
     computed = {
         "channel_id": "%(channel)s",
@@ -32,7 +34,8 @@ def seed(channel: Channel, rows: int, offset: int = 0) -> None:
         "profile": (
             "jsonb_build_object('name', 'name' || n, 'email', 'user' || n || '@mail.example',"
             " 'mobileNumber', '+8210' || lpad((10000000 + n)::text, 8, '0'),"
-            " 'grade', CASE WHEN n %% 100 = 0 THEN 'gold' ELSE 'basic' END, 'age', n %% 90)"
+            " 'grade', CASE WHEN n %% 100 = 0 THEN 'gold' ELSE 'basic' END, 'age', n %% 90,"
+            " 'rank', n - %(start)s + 1)"
             " || CASE WHEN n %% 100 = 0 THEN jsonb_build_object('coupon', 'C' || n)"
             " ELSE '{}'::jsonb END"
         ),
@@ -67,6 +70,12 @@ def seeded(django_db_setup: None, django_db_blocker: Any) -> Any:
         profile_field_create(channel=big_channel, key="grade", name="Grade", type="string")
         profile_field_create(channel=big_channel, key="age", name="Age", type="number")
         profile_field_create(channel=big_channel, key="coupon", name="Coupon", type="string")
+        # marked indexed: its index and statistics made here, as the job and the sync would
+        profile_field_create(
+            channel=big_channel, key="rank", name="Rank", type="number", indexed=True
+        )
+        indexes_sync_all()
+        statistics_sync()
         seed(big_channel, ROWS)
         seed(small_channel, ROWS // 4, offset=ROWS)
     yield big_channel
@@ -74,6 +83,8 @@ def seeded(django_db_setup: None, django_db_blocker: Any) -> Any:
         ids = [big_channel.pk, small_channel.pk]
         cursor.execute("DELETE FROM contacts_contact WHERE channel_id = ANY(%s)", [ids])
         Channel.objects.filter(pk__in=ids).delete()
+        indexes_sync_all()  # drops the index no field names any more
+        statistics_sync()
         # and the statistics sync the fields' creation queued (no worker runs it here)
         PeriodicSchedule.objects.all().delete()
         DBTaskResult.objects.all().delete()
@@ -161,12 +172,13 @@ def test_quick_search_for_a_prefix_uses_the_prefix_indexes(
         assert index in plan_indexes(contact_list_page_query(big, query))
 
 
-def contact_list_page_query(viewer: Viewer, query: str) -> Any:
-    """The first page's query of the contact list for QUERY (default order)."""
+def contact_list_page_query(viewer: Viewer, query: str, matching: Any = None) -> Any:
+    """The first page's query of the contact list for QUERY, or of MATCHING (default order)."""
     from contacts import listing
 
     order = listing.sort_parse(None, {}, viewer)
-    matching = contact_filtered(viewer=viewer, query=query)
+    if matching is None:
+        matching = contact_filtered(viewer=viewer, query=query)
     return matching.annotate(sort_value=order.expression).order_by(*listing._ordering(order))[:26]
 
 
@@ -186,9 +198,9 @@ def test_a_list_page_and_a_deep_cursor_page_walk_the_visit_index(big: Viewer) ->
     captured: list[Any] = []
     original = listing._fetch
 
-    def capture(queryset: Any, count: int) -> Any:
+    def capture(queryset: Any, count: int, fetch: Any) -> Any:
         captured.append(queryset[:count])
-        return original(queryset, count)
+        return original(queryset, count, fetch)
 
     listing._fetch = capture
     try:
@@ -225,6 +237,91 @@ def test_every_sort_order_walks_its_index(big: Viewer, sort: str, index: str) ->
     )
 
     assert index in plan_indexes(page)
+
+
+def index_conditions(queryset: Any, index: str) -> list[str]:
+    """The Index Cond of every scan of INDEX in QUERYSET's plan ("" for a scan without one)."""
+    plan = json.loads(queryset.explain(format="json"))
+    found: list[str] = []
+
+    def visit(node: dict[str, Any]) -> None:
+        if node.get("Index Name") == index:
+            found.append(node.get("Index Cond", ""))
+        for child in node.get("Plans", []):
+            visit(child)
+
+    visit(plan[0]["Plan"])
+    return found
+
+
+def explained(statement: str) -> str:
+    """EXPLAIN (no execution) of a captured STATEMENT, parameters already in its text."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {statement}")
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("condition", "matches"),
+    [
+        (cond("profile.rank", "gte", ROWS - 999), 1000),  # the oldest visitors: 1 %
+        (cond("profile.rank", "between", 500, 600), 101),
+        (cond("profile.rank", "lt", 50), 49),
+    ],
+)
+def test_a_range_on_a_field_marked_indexed_is_a_range_of_its_index_in_the_count_and_page(
+    big: Viewer, condition: dict[str, Any], matches: int
+) -> None:
+    """On every PostgreSQL: the count and the page read the per-key index as a range (its
+    leading column), never whole with the range as a filter (the trap of an index led by
+    channel_id, which PostgreSQL 17 and older cannot skip); and the page is picked from the
+    matches, not found by walking the visit order."""
+    from django.test.utils import CaptureQueriesContext
+
+    name = index_name_for(channel_id=big.channel.pk, key="profile.rank")
+    matching = contact_filtered(viewer=big, filter=condition)
+    conditions = index_conditions(matching.order_by().values("pk"), name)
+    assert conditions and all("profile -> 'rank'" in c for c in conditions), matching.explain()
+
+    with CaptureQueriesContext(connection) as queries:
+        page = contact_list_page(viewer=big, filter=condition, limit=25)
+
+    assert (page.count.value, page.count.exact) == (matches, True)
+    [fenced] = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("WITH matching")]
+    plan = explained(fenced)
+    assert f"using {name}" in plan and "contact_last_seen_idx" not in plan, plan
+    assert any(
+        "Index Cond:" in line and "(profile -> 'rank'::text) " in line for line in plan.split("\n")
+    ), plan
+    seen = [c.last_seen_at for c in page.contacts]
+    assert len(seen) == min(25, matches) and seen == sorted(seen, reverse=True)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("sort", ["profile.rank", "-profile.rank"])
+def test_a_sort_by_a_field_marked_indexed_walks_its_index_from_the_cursor(
+    big: Viewer, sort: str
+) -> None:
+    from contacts import listing
+
+    name = index_name_for(channel_id=big.channel.pk, key="profile.rank")
+    first = contact_list_page(viewer=big, sort=sort, limit=25)
+    captured: list[Any] = []
+    original = listing._fetch
+
+    def capture(queryset: Any, count: int, fetch: Any) -> Any:
+        captured.append(queryset[:count])
+        return original(queryset, count, fetch)
+
+    listing._fetch = capture
+    try:
+        contact_list_page(viewer=big, sort=sort, limit=25, since=first.next)
+    finally:
+        listing._fetch = original
+
+    conditions = index_conditions(captured[0], name)
+    assert conditions and "profile -> 'rank'" in conditions[0], captured[0].explain()
 
 
 def plan_scans(sql: str, params: dict[str, Any]) -> list[tuple[str, str]]:

@@ -87,7 +87,7 @@ def expected_definition(channel: Channel, key: str) -> str:
     name = index_name_for(channel_id=channel.pk, key=key)
     return (
         f"CREATE INDEX {name} ON public.contacts_contact USING btree "
-        f"(channel_id, ((profile -> '{key}'::text)) DESC NULLS LAST, id DESC)"
+        f"(((profile -> '{key}'::text)) DESC NULLS LAST, id DESC)"
         f" WHERE (channel_id = {channel.pk})"
     )
 
@@ -136,7 +136,7 @@ def test_the_key_is_quoted_as_a_literal_and_the_name_as_an_identifier() -> None:
 
     assert create.as_string(connection.connection) == (
         'CREATE INDEX CONCURRENTLY IF NOT EXISTS "contact_pf_1_x" ON "contacts_contact" '
-        "(channel_id, (profile -> 'it''s') DESC NULLS LAST, id DESC) WHERE channel_id = 1"
+        "((profile -> 'it''s') DESC NULLS LAST, id DESC) WHERE channel_id = 1"
     )
     assert index_drop_sql(name='a"b').as_string(connection.connection) == (
         'DROP INDEX CONCURRENTLY IF EXISTS "a""b"'
@@ -346,6 +346,34 @@ def test_the_periodic_converge_builds_what_a_lost_job_left_and_drops_orphans(
     assert indexes_present() == [name]  # the failed build waits for a person
     assert state(failed)[1] == IndexState.FAILED
     assert schema_converge() == []
+
+
+@transactional
+def test_an_index_of_the_old_channel_first_shape_is_rebuilt_led_by_the_value(
+    channel: Channel,
+) -> None:
+    """The first indexes led with channel_id; PostgreSQL 17 and older read them whole for a
+    range on the value, so the converge replaces them."""
+    field = field_in(channel, "age", FieldType.NUMBER)
+    name = index_name_for(channel_id=channel.pk, key="age")
+    ProfileField.objects.filter(pk=field.pk).update(
+        indexed=True, index_state=IndexState.READY, index_name=name
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE INDEX {name} ON contacts_contact "
+            "(channel_id, (profile -> 'age') DESC NULLS LAST, id DESC) "
+            f"WHERE channel_id = {channel.pk}"
+        )
+
+    assert [f.key for f in indexes_unsettled()[0]] == ["profile.age"]
+    [line] = schema_converge()
+
+    assert line.endswith(f"index {name} of profile.age")
+    assert Job.objects.get(kind=JobKind.INDEX_BUILD).position == {"action": "built"}
+    assert definition(name) == expected_definition(channel, "age")
+    assert state(field) == (True, IndexState.READY, "")
+    assert indexes_unsettled() == ([], [])
 
 
 # -- the durable path: manage.py profile_indexes_sync ---------------------------------------------
