@@ -6,15 +6,18 @@ import json
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.conf import settings
+from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import OperationalError
 from django.db.models import F, Q, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from contacts.filtering import quick_search_q
-from contacts.listing import contact_filtered
+from contacts.listing import ListTooSlow, contact_filtered, fields_by_key, unindexed_keys
 from contacts.models import Contact, ContactType, Event, Segment, Tag
 from contacts.selectors.segments import segment_choices, segment_for_manager
 from contacts.services import segments
@@ -27,6 +30,7 @@ from crm.jobs.admin import DeletedByJobs
 from crm.jobs.models import Job
 from crm.permissions import Permission, Viewer
 from crm.selectors import viewer_for_user
+from crm.session_settings import settings_for_block, statement_timed_out
 
 BUILT_IN_READ_ONLY = [
     "channel",
@@ -132,6 +136,16 @@ class SegmentListFilter(admin.SimpleListFilter):
         return queryset.filter(pk__in=matching.values("pk"))
 
 
+def _segment_too_slow(request: HttpRequest, timeout_ms: int) -> str:
+    """What the admin says of a segment whose list passed the timeout: the API's refusal."""
+    found = segment_for_manager(user=request.user, segment_id=request.GET.get("segment", ""))
+    keys: list[str] = []
+    if found is not None:
+        segment, viewer = found
+        keys = unindexed_keys(viewer=viewer, filter=segment.filter, fields=fields_by_key(viewer))
+    return ListTooSlow(timeout_ms).problem(keys).message
+
+
 class ContactChangeList(ChangeList):
     """The contacts changelist sorts only the ways an index reads a channel's contacts.
 
@@ -172,6 +186,26 @@ class ContactAdmin(ChannelScopedAdmin):
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return ContactChangeList
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """The list, run under the list's statement timeout as the API's is: a segment that
+        takes longer is a message naming the fields to mark indexed, over the list without it."""
+        timeout = int(settings.LIST_STATEMENT_TIMEOUT_MS)
+        try:
+            with settings_for_block({"statement_timeout": str(timeout)}):
+                response = super().changelist_view(request, extra_context)
+                if isinstance(response, TemplateResponse):
+                    response.render()  # the rows are read while the page renders
+                return response
+        except OperationalError as error:
+            if not statement_timed_out(error) or "segment" not in request.GET:
+                raise
+            self.message_user(request, _segment_too_slow(request, timeout), messages.ERROR)
+            rest = request.GET.copy()
+            del rest["segment"]
+            return HttpResponseRedirect(f"{request.path}?{rest.urlencode()}")
 
     readonly_fields = BUILT_IN_READ_ONLY
     fieldsets = [

@@ -31,7 +31,8 @@ from django.db.models.lookups import (
     LessThanOrEqual,
 )
 
-from contacts.filtering import filter_compile, filter_parse, quick_search_q
+from contacts.filtering import Condition, Group, filter_compile, filter_parse, quick_search_q
+from contacts.filtering.parse import Node
 from contacts.models import Contact
 from contacts.selectors.contacts import contacts_for_channel
 from contacts.selectors.segments import segment_filter_of
@@ -41,6 +42,7 @@ from crm.errors import InvalidInput, Problem
 from crm.permissions import Permission, Viewer
 from crm.session_settings import settings_for_block, statement_timed_out
 from profile_schema.cache import channel_fields, channel_version
+from profile_schema.indexes import index_supported
 from profile_schema.models import ProfileField
 
 SORT_COLUMNS = {
@@ -55,6 +57,12 @@ DATETIME_SORTS = frozenset({"last_seen_at", "created_at", "updated_at"})
 NULLABLE_SORTS = frozenset({"last_seen_at"})
 SEARCHED_KEYS = ("name", "profile.email", "profile.mobileNumber")
 DEFAULT_SORT = "-lastSeenAt"
+# The operators a field's per-key index serves: without it, each reads every contact it is
+# left with (the names a too-slow list gives the admin to mark indexed).
+INDEX_SERVED_OPERATORS = frozenset(
+    {"gt", "gte", "lt", "lte", "between", "before", "after", "withinLastDays",
+     "moreThanDaysAgo", "exists", "notExists"}
+)  # fmt: skip
 # A filter counted exactly at or below this many contacts has its page picked from its matches
 # alone (a few milliseconds for this many rows, whatever the tenant's size).
 FENCED_PAGE_ROWS = 5_000
@@ -231,11 +239,15 @@ def contact_list_page(
     count = count_bounded(matching)
     narrowed = bool(filter) or bool(query.strip())
     fetch = Fetch(order, fenced=narrowed and count.exact and count.value <= FENCED_PAGE_ROWS)
-    if since:
-        value, last_id = _decoded(cursor_decode(since, scope=scope), order)
-        rows = _rows_after(page, fetch, value, last_id, limit + 1)
-    else:
-        rows = fetch(page, limit + 1)
+    try:
+        if since:
+            value, last_id = _decoded(cursor_decode(since, scope=scope), order)
+            rows = _rows_after(page, fetch, value, last_id, limit + 1)
+        else:
+            rows = fetch(page, limit + 1)
+    except ListTooSlow as slow:
+        keys = unindexed_keys(viewer=viewer, filter=filter, fields=fields)
+        raise InvalidInput([slow.problem(keys)]) from slow
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = cursor_encode(scope=scope, position=_position(rows[-1], order)) if more else None
@@ -296,13 +308,60 @@ def _fetch(queryset: QuerySet[Contact], count: int, fetch: Fetch) -> list[Contac
     except OperationalError as error:
         if not statement_timed_out(error):
             raise
-        raise InvalidInput(
-            [
-                Problem(
-                    "filter",
-                    "too_slow",
-                    f"This list took longer than {timeout / 1000:g} s; narrow the filter or add a "
-                    "condition on an indexed field.",
-                )
-            ]
-        ) from error
+        raise ListTooSlow(timeout) from error
+
+
+class ListTooSlow(Exception):
+    """A page query passed the list's statement timeout of TIMEOUT_MS."""
+
+    def __init__(self, timeout_ms: int) -> None:
+        super().__init__(f"The list took longer than {timeout_ms} ms.")
+        self.timeout_ms = timeout_ms
+
+    def problem(self, unindexed: list[str]) -> Problem:
+        """The refusal, naming the UNINDEXED keys whose index would serve the filter."""
+        took = f"This list took longer than {self.timeout_ms / 1000:g} s"
+        if not unindexed:
+            return Problem(
+                "filter",
+                "too_slow",
+                f"{took}; narrow the filter or add a condition on an indexed field.",
+            )
+        named = ", ".join(unindexed)
+        one = len(unindexed) == 1
+        return Problem(
+            "filter",
+            "too_slow",
+            f"{took}: {named} {'is' if one else 'are'} not indexed, so {'its' if one else 'their'}"
+            f" condition reads every contact left. An admin can mark {'it' if one else 'them'}"
+            " indexed (profile fields); until then, narrow the filter.",
+        )
+
+
+def unindexed_keys(*, viewer: Viewer, filter: Any, fields: dict[str, ProfileField]) -> list[str]:
+    """The profile keys FILTER compares by an operator a per-key index serves, whose field can
+    be indexed and is not: what would make a too-slow list fast, in the filter's order."""
+
+    def segment_filter(segment_id: int) -> Any:
+        return segment_filter_of(viewer=viewer, segment_id=segment_id)
+
+    node = filter_parse(filter, fields=fields, viewer=viewer, segment_filter=segment_filter)
+    found: list[str] = []
+
+    def visit(node: Node | None) -> None:
+        if isinstance(node, Group):
+            for child in node.children:
+                visit(child)
+        elif isinstance(node, Condition) and node.operator in INDEX_SERVED_OPERATORS:
+            field = fields.get(node.spec.key)
+            if (
+                field is not None
+                and not field.built_in
+                and not field.indexed
+                and index_supported(field.type)
+                and field.key not in found
+            ):
+                found.append(field.key)
+
+    visit(node)
+    return found

@@ -133,6 +133,46 @@ def test_a_list_that_runs_past_its_timeout_is_a_clear_refusal(
 
 
 @pytest.mark.django_db
+def test_a_too_slow_list_names_the_unindexed_fields_whose_index_would_serve_it(
+    viewer: Viewer, channel: Channel, settings: Any
+) -> None:
+    from profile_schema.models import ProfileField
+    from profile_schema.services import profile_field_create
+
+    profile_field_create(channel=channel, key="points", name="Points", type="number")
+    visits = profile_field_create(channel=channel, key="visits", name="Visits", type="number")
+    ProfileField.objects.filter(pk=visits.pk).update(indexed=True)
+    profile_field_create(channel=channel, key="grade", name="Grade", type="string")
+    ContactFactory(channel=channel, name="slow")
+    settings.LIST_STATEMENT_TIMEOUT_MS = 20
+    original = contact_filtered
+
+    def slow_filter(**kwargs: Any) -> Any:
+        return original(**kwargs).extra(where=["pg_sleep(0.05) IS NOT NULL"])
+
+    condition = {"or": [
+        {"key": "profile.points", "operator": "gt", "values": [100_000]},  # unindexed: named
+        {"key": "profile.visits", "operator": "gt", "values": [3]},  # indexed
+        {"key": "profile.grade", "operator": "eq", "values": ["gold"]},  # the GIN serves it
+        {"key": "lastSeenAt", "operator": "withinLastDays", "values": [30]},  # a built-in
+        {"key": "profile.points", "operator": "exists", "values": []},  # named once
+    ]}  # fmt: skip
+    with (
+        mock.patch("contacts.listing.contact_filtered", slow_filter),
+        pytest.raises(InvalidInput) as error,
+    ):
+        contact_list_page(viewer=viewer, filter=condition)
+
+    [problem] = error.value.problems
+    assert (problem.key, problem.code) == ("filter", "too_slow")
+    assert problem.message == (
+        "This list took longer than 0.02 s: profile.points is not indexed, so its condition "
+        "reads every contact left. An admin can mark it indexed (profile fields); until then, "
+        "narrow the filter."
+    )
+
+
+@pytest.mark.django_db
 def test_the_page_query_runs_with_the_list_memory_and_timeout(
     viewer: Viewer, channel: Channel, settings: Any
 ) -> None:
