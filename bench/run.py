@@ -99,7 +99,11 @@ def filters_section(url: str, args: argparse.Namespace) -> str:
 
     started = time.perf_counter()
     figures = measure_filters(
-        big_tenant(), url, repeat=args.filter_repeat, threads=args.api_threads
+        big_tenant(),
+        url,
+        repeat=args.filter_repeat,
+        threads=args.api_threads,
+        peer_repeat=args.peer_repeat,
     )
     return f"{filters_report(figures)}\n\n(Filters took {time.perf_counter() - started:.0f} s.)"
 
@@ -143,6 +147,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-boots", action="store_true", help="Skip the SDK boot load.")
     parser.add_argument(
         "--filter-repeat", type=int, default=20, help="Timed runs per filter scenario."
+    )
+    parser.add_argument(
+        "--peer-repeat",
+        type=int,
+        default=10,
+        help="Timed runs of the peer's SQL per filter scenario (at least 10); 0: not measured.",
     )
     parser.add_argument(
         "--api-threads",

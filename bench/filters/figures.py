@@ -46,6 +46,12 @@ WORST_GOAL_MS = 500.0
 FLOOR_GOAL = 3.0
 
 
+PEER_GOAL = 10.0  # times faster than the peer's SQL, where an index serves and it takes
+
+
+PEER_SLOW_MS = 100.0  # this long or more; faster than it in every other scenario
+
+
 @dataclass
 class Scenario:
     name: str
@@ -53,6 +59,7 @@ class Scenario:
     params: dict[str, Any] = field(default_factory=dict)  # GET query or POST body
     indexed: bool = True  # whether the goal for indexed filters applies
     note: str = ""
+    peer: str = ""  # the tag of the peer's query for it (bench.filters.peer), "" for none
 
 
 @dataclass
@@ -68,6 +75,8 @@ class FilterTiming:
     error: str = ""
     request_sql_ms: list[float] = field(default_factory=list)
     request_statements: int = 0
+    peer_ms: list[float] = field(default_factory=list)  # the peer's SQL (count + page)
+    peer_error: str = ""
 
     def p(self, samples: list[float], percent: float) -> float:
         return percentile(sorted(samples), percent)
@@ -83,3 +92,4 @@ class FilterFigures:
     deep_position: int = DEEP_POSITION
     server: str = ""
     profiles: list[RequestProfile] = field(default_factory=list)
+    peer_note: str = ""

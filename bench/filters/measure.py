@@ -26,6 +26,7 @@ from bench.filters.index import (
     range_field,
     statistics_as_the_services_keep_them,
 )
+from bench.filters.peer import peer_timed
 from bench.filters.replay import (
     client_sender,
     list_kwargs,
@@ -35,7 +36,13 @@ from bench.filters.replay import (
     request_captured,
     request_sql_runner,
 )
-from bench.filters.scenarios import deep_cursor, deep_position, scenarios, tenant_size
+from bench.filters.scenarios import (
+    deep_cursor,
+    deep_position,
+    peer_queries_for,
+    scenarios,
+    tenant_size,
+)
 from bench.profiling import RequestProfile, request_profile
 from bench.server import RAISED_LIMIT, Server, gunicorn
 
@@ -160,8 +167,11 @@ def measure_scenario(
     )  # fmt: skip
 
 
-def measure_filters(channel: Channel, url: str, *, repeat: int, threads: int = 4) -> FilterFigures:
-    """Every scenario against gunicorn with gthread workers of THREADS threads (0: sync)."""
+def measure_filters(
+    channel: Channel, url: str, *, repeat: int, threads: int = 4, peer_repeat: int = 10
+) -> FilterFigures:
+    """Every scenario against gunicorn with gthread workers of THREADS threads (0: sync), and
+    the peer's SQL for it PEER_REPEAT times (0: not measured)."""
     from django.conf import settings
 
     figures = FilterFigures(deep_position=deep_position(channel, tenant_size(channel)))
@@ -178,6 +188,7 @@ def measure_filters(channel: Channel, url: str, *, repeat: int, threads: int = 4
             timing = measure_scenario(server, url, viewer, headers, scenario, repeat)
             figures.timings.append(timing)
         figures.deep_check = _deep_check(server, headers, cursor, first_id, figures.deep_position)
+        _peer_measured(channel, url, figures, peer_repeat)
         if can_index:
             _indexed_variants(channel, server, url, viewer, headers, chosen, repeat, figures)
         else:
@@ -186,6 +197,22 @@ def measure_filters(channel: Channel, url: str, *, repeat: int, threads: int = 4
         if scenario.name.startswith(("No filter", "profile.signupDate")):
             figures.profiles.append(api_profile(scenario, headers))
     return figures
+
+
+def _peer_measured(channel: Channel, url: str, figures: FilterFigures, repeat: int) -> None:
+    """The peer's SQL of every scenario measured so far (bench.filters.peer)."""
+    if repeat <= 0:
+        figures.peer_note = "The peer's SQL was not measured (--peer-repeat 0)."
+        return
+    queries = peer_queries_for(channel, figures)
+    for timing in figures.timings:
+        query = queries.get(timing.scenario.peer)
+        if query is None:
+            continue
+        try:
+            timing.peer_ms = peer_timed(url, channel.pk, query, repeat)
+        except Exception as error:  # report it with the others
+            timing.peer_error = f"{type(error).__name__}: {error}"
 
 
 def _indexed_variants(
@@ -211,11 +238,14 @@ def _indexed_variants(
                 )
             for scenario in ranged:
                 marked = Scenario(
-                    f"{scenario.name} — {label}", scenario.method, scenario.params, True
-                )
-                figures.timings.append(
-                    measure_scenario(server, url, viewer, headers, marked, repeat)
-                )
+                    f"{scenario.name} — {label}", scenario.method, scenario.params, True,
+                    peer=scenario.peer,
+                )  # fmt: skip
+                timing = measure_scenario(server, url, viewer, headers, marked, repeat)
+                # the peer's SQL is the same whatever our flag: its figure from the first run
+                same = next(t for t in figures.timings if t.scenario is scenario)
+                timing.peer_ms, timing.peer_error = same.peer_ms, same.peer_error
+                figures.timings.append(timing)
     except Exception as error:  # the feature is young: report, and still restore
         figures.index_note += f" The indexed variants failed: {type(error).__name__}: {error}"
     finally:

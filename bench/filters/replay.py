@@ -60,7 +60,7 @@ def page_captured(viewer: Viewer, scenario: Scenario) -> list[str]:
     for query in captured.captured_queries:
         sql = query["sql"] or ""
         if (
-            sql.startswith("SELECT")
+            sql.startswith(("SELECT", "WITH matching"))  # the walk, or the fenced page
             and '"contacts_contact"."profile"' in sql
             and "COUNT(" not in sql
         ):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from django.utils import timezone
+
 from bench.filters.figures import (
     DEEP_POSITION,
     MIN_TENANT,
@@ -15,6 +17,9 @@ from bench.filters.figures import (
     FilterFigures,
     Scenario,
 )
+from bench.filters.peer import PEER_PAGE_SIZE, PeerQuery, peer_queries
+
+NAME_PART = "김민서"  # a common given name: about 120 contacts of the big tenant
 
 if TYPE_CHECKING:
     from crm.models import Channel
@@ -101,7 +106,7 @@ def scenarios(channel: Channel, figures: FilterFigures, deep_cursor: str) -> lis
     female = _count(channel, "profile @> %s::jsonb", ['{"gender": "female"}'])
     day, day_count = _rare_signup_day(channel, 0.001)
     phone = _a_mobile_number(channel)
-    name_part = "김민서"
+    name_part = NAME_PART
     deep = figures.deep_position
     figures.setup += [
         f"Tenant: {channel.name}, {size:,} contacts.",
@@ -127,29 +132,44 @@ def scenarios(channel: Channel, figures: FilterFigures, deep_cursor: str) -> lis
                             cond("lastSeenAt", "withinLastDays", 30),
                             cond(RANGE_KEY, "gt", 100_000)]}  # fmt: skip
     return [
-        Scenario("No filter, page 1", "GET", {}),
+        Scenario("No filter, page 1", "GET", {}, peer="page1"),
         Scenario(f"Cursor page after row {deep:,} (page {deep // PAGE_SIZE + 1:,})", "GET",
-                 {"since": deep_cursor}),
+                 {"since": deep_cursor}, peer="deep"),
         Scenario("profile.gender = female (26 %)", "GET",
-                 filtered(cond("profile.gender", "eq", "female"))),
+                 filtered(cond("profile.gender", "eq", "female")), peer="gender"),
         Scenario(f"profile.signupDate = {day} ({100 * day_count / size:.2f} %)", "GET",
-                 filtered(cond("profile.signupDate", "eq", day))),
+                 filtered(cond("profile.signupDate", "eq", day)), peer="signup"),
         Scenario(f"{RANGE_KEY} ≥ {RANGE_FROM:,} (range)", "GET",
-                 filtered(cond(RANGE_KEY, "gte", RANGE_FROM)), indexed=False),
+                 filtered(cond(RANGE_KEY, "gte", RANGE_FROM)), indexed=False, peer="points"),
         Scenario("lastSeenAt within last 7 days", "GET",
-                 filtered(cond("lastSeenAt", "withinLastDays", 7))),
+                 filtered(cond("lastSeenAt", "withinLastDays", 7)), peer="seen7"),
         Scenario("tags hasAny [vip] and hasNone [withdrawn]", "GET",
                  filtered({"and": [cond("tags", "hasAny", "vip"),
-                                   cond("tags", "hasNone", "withdrawn")]})),
+                                   cond("tags", "hasNone", "withdrawn")]}), peer="tags"),
         Scenario(f"name contains “{name_part}”", "GET",
-                 filtered(cond("name", "contains", name_part))),
+                 filtered(cond("name", "contains", name_part)), peer="name"),
         Scenario("3 conditions, no match: planTier = vip, age < 18, tags hasAny [wholesale]",
-                 "POST", filtered(nothing_gin, "POST")),
+                 "POST", filtered(nothing_gin, "POST"), peer="gin3"),
         Scenario("3 conditions, no match: gender = female, lastSeenAt within 30 days, "
                  f"{RANGE_KEY} > 100,000", "POST", filtered(nothing_scan, "POST"),
-                 indexed=False),
-        Scenario(f"Quick search by phone `{phone}`", "GET", {"query": phone}),
+                 indexed=False, peer="worst3"),
+        Scenario(f"Quick search by phone `{phone}`", "GET", {"query": phone}, peer="phone"),
     ]  # fmt: skip
+
+
+def peer_queries_for(channel: Channel, figures: FilterFigures) -> dict[str, PeerQuery]:
+    """The peer's queries with the values the scenarios picked (the same day, number, name),
+    its deep page being its page 2,001 as ours is."""
+    day, _ = _rare_signup_day(channel, 0.001)
+    phone = _a_mobile_number(channel)
+    digits = "".join(c for c in phone if c.isdigit()).removeprefix("0")
+    return peer_queries(
+        day=day,
+        phone_digits=digits,
+        name_part=NAME_PART,
+        deep=figures.deep_position // PAGE_SIZE * PEER_PAGE_SIZE,
+        today=timezone.now().date(),
+    )
 
 
 def deep_cursor(viewer: Viewer, position: int) -> tuple[str, int]:

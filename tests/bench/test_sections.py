@@ -26,6 +26,7 @@ def filter_figures() -> FilterFigures:
         statements=1,
         request_sql_ms=[1.0, 1.5, 2.0, 1.2],
         request_statements=6,
+        peer_ms=[700.0, 900.0, 800.0, 2000.0],
     )
     broken = FilterTiming(
         Scenario("name contains x", "GET"), [], [], [], None, 0, "", 0, "RuntimeError: 500"
@@ -48,11 +49,17 @@ def test_a_filter_row_holds_nearest_rank_percentiles_ratios_and_the_goal_it_miss
         "- Tenant: bench-1, 600 contacts.",
     ]
     assert lines[8:10] == [
-        "| No filter, page 1 | 4.0 | 6.0 | 0.5 | 0.6 | 8.0x | 0.2 | 1.2 (6) | 3.3x "
+        "| No filter, page 1 | 4.0 | 6.0 | 0.5 | 0.6 | 8.0x | 0.2 | 1.2 (6) | 3.3x | 2.8 "
         "| 597,400 (estimate) | Index Scan contact_last_seen_idx | missed: > 3x its SQL |",
-        "| name contains x | - | - | - | - | - | - | - | - | - | - | FAILED: RuntimeError: 500 |",
+        "| name contains x |" + " - |" * 11 + " FAILED: RuntimeError: 500 |",
     ]
-    assert lines[-1].startswith("Runs per scenario: 4 (after 2 warm-up runs; ")
+    runs = next(i for i, line in enumerate(lines) if line.startswith("Runs per scenario: 4 "))
+    peer = lines.index("| Scenario | Our API p50 (ms) | Peer SQL p50 (ms) | Peer SQL p95 (ms) "
+                       "| Peer ÷ ours | Goal |")  # fmt: skip
+    assert runs < peer
+    # nearest rank: p50 of the peer's 4 samples is 800, p95 2,000; 800 / 4 = 200x
+    assert lines[peer + 2] == "| No filter, page 1 | 4.0 | 800.0 | 2000.0 | 200.0x | met ≥ 10x |"
+    assert lines[peer + 4].startswith("Peer runs per scenario: 4 (after 2 warm-up runs). Goal:")
 
 
 def boot_figures() -> BootFigures:
