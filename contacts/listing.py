@@ -5,11 +5,13 @@ never OFFSET: the cursor holds the last row's (sort value, id), so page 2,000 co
 does. Descending orders put missing values last and ascending ones first, which lets one
 B-tree index serve both directions.
 
-The count runs before the page. When it is exact and small (a filter that matches at most
-FENCED_PAGE_ROWS contacts), the page is picked from those matches alone, gathered first by
-whatever index serves the filter, instead of walking the list order and hoping to meet 26
-matches early: the planner assumes matches are spread evenly along that order, and when they
-are not (the oldest visitors, or none at all) the walk reads the whole tenant."""
+The count runs before the page. When it says a filter matches few contacts (at most
+FENCED_PAGE_ROWS, counted or estimated), the page is picked from those matches alone, gathered
+first by whatever index serves the filter, instead of walking the list order and hoping to meet
+26 matches early: the planner assumes matches are spread evenly along that order, and when they
+are not (the oldest visitors, or none at all) the walk reads the whole tenant. An estimate can
+be wrong, so the gathering stops one row past the limit, and a filter found to match more is
+walked after all."""
 
 from __future__ import annotations
 
@@ -63,8 +65,8 @@ INDEX_SERVED_OPERATORS = frozenset(
     {"gt", "gte", "lt", "lte", "between", "before", "after", "withinLastDays",
      "moreThanDaysAgo", "exists", "notExists"}
 )  # fmt: skip
-# A filter counted exactly at or below this many contacts has its page picked from its matches
-# alone (a few milliseconds for this many rows, whatever the tenant's size).
+# A filter counted or estimated at or below this many contacts has its page picked from its
+# matches alone (a few milliseconds for this many rows, whatever the tenant's size).
 FENCED_PAGE_ROWS = 5_000
 
 
@@ -238,7 +240,7 @@ def contact_list_page(
     scope = f"{viewer.channel.pk}:{list_name}:{order.name}"
     count = count_bounded(matching)
     narrowed = bool(filter) or bool(query.strip())
-    fetch = Fetch(order, fenced=narrowed and count.exact and count.value <= FENCED_PAGE_ROWS)
+    fetch = Fetch(order, fenced=narrowed and count.value <= FENCED_PAGE_ROWS)
     try:
         if since:
             value, last_id = _decoded(cursor_decode(since, scope=scope), order)
@@ -259,8 +261,8 @@ def contact_list_page(
 @dataclass(frozen=True)
 class Fetch:
     """How a page's rows are read: in SORT's order, walking it (the planner's choice), or
-    FENCED: all the matches gathered first (a materialized CTE, planned for the filter alone),
-    then sorted."""
+    FENCED: the matches gathered first (a materialized CTE, planned for the filter alone), then
+    sorted; walked after all when they pass FENCED_PAGE_ROWS."""
 
     sort: Sort
     fenced: bool = False
@@ -269,10 +271,11 @@ class Fetch:
         return _fetch(queryset, count, self)
 
 
-def _fenced_rows(queryset: QuerySet[Contact], count: int, sort: Sort) -> list[Contact]:
+def _fenced_rows(queryset: QuerySet[Contact], count: int, sort: Sort) -> list[Contact] | None:
     """The first COUNT rows of QUERYSET (annotated with sort_value) in SORT's order, sorted
     from its matches gathered first: `WITH matching AS MATERIALIZED (…)` keeps the planner from
-    walking the order's index through the filter."""
+    walking the order's index through the filter. None when the matches pass FENCED_PAGE_ROWS
+    (the gathering stops one row past it)."""
     try:
         inner, params = queryset.order_by().query.sql_with_params()
     except EmptyResultSet:  # a filter that matches nothing by construction
@@ -282,10 +285,13 @@ def _fenced_rows(queryset: QuerySet[Contact], count: int, sort: Sort) -> list[Co
     if sort.nullable:
         nulls = " NULLS LAST" if sort.descending else " NULLS FIRST"
     statement = (
-        f"WITH matching AS MATERIALIZED ({inner}) SELECT * FROM matching "  # noqa: S608
+        f"WITH matching AS MATERIALIZED ({inner} LIMIT %s) "  # noqa: S608
+        "SELECT matching.*, (SELECT count(*) FROM matching) AS fence_matched FROM matching "
         f"ORDER BY sort_value {direction}{nulls}, id {direction} LIMIT %s"
     )
-    rows = list(Contact.objects.raw(statement, [*params, count]))
+    rows = list(Contact.objects.raw(statement, [*params, FENCED_PAGE_ROWS + 1, count]))
+    if rows and rows[0].fence_matched > FENCED_PAGE_ROWS:  # type: ignore[attr-defined]
+        return None
     if sort.is_json:  # jsonb arrives as its text here; the ORM's annotation would decode it
         for row in rows:
             value = getattr(row, "sort_value", None)
@@ -303,7 +309,9 @@ def _fetch(queryset: QuerySet[Contact], count: int, fetch: Fetch) -> list[Contac
     try:
         with settings_for_block({"statement_timeout": str(timeout), "work_mem": work_mem}):
             if fetch.fenced:
-                return _fenced_rows(queryset, count, fetch.sort)
+                rows = _fenced_rows(queryset, count, fetch.sort)
+                if rows is not None:
+                    return rows
             return list(queryset[:count])
     except OperationalError as error:
         if not statement_timed_out(error):

@@ -273,6 +273,37 @@ def test_a_page_picked_from_its_few_matches_pages_like_a_walk_of_the_order(
 
 
 @pytest.mark.django_db
+def test_a_filter_estimated_few_that_matches_more_is_walked_after_all(
+    viewer: Viewer, channel: Channel
+) -> None:
+    """The gathering stops one row past FENCED_PAGE_ROWS; then the page walks the order."""
+    from django.test.utils import CaptureQueriesContext
+
+    from contacts import listing
+    from crm.counting import BoundedCount
+
+    for n in range(8):
+        ContactFactory(channel=channel, profile={"name": f"keep{n}"})
+    options = {"limit": 3, "filter": {"key": "name", "operator": "contains", "values": ["keep"]}}
+    walked = walk(viewer, **options)
+    underestimated = mock.patch.object(
+        listing, "count_bounded", lambda *a, **k: BoundedCount(value=2, exact=False)
+    )
+
+    with (
+        mock.patch.object(listing, "FENCED_PAGE_ROWS", 4),
+        underestimated,
+        CaptureQueriesContext(connection) as queries,
+    ):
+        page = contact_list_page(viewer=viewer, **options)
+
+    assert [c.pk for c in page.contacts] == walked[0]
+    statements = [q["sql"] for q in queries.captured_queries if "contacts_contact" in q["sql"]]
+    assert statements[0].startswith("WITH matching AS MATERIALIZED") and "LIMIT 5)" in statements[0]
+    assert statements[1].startswith("SELECT")  # the walk, after 5 matches were gathered
+
+
+@pytest.mark.django_db
 def test_a_profile_key_without_an_index_cannot_sort(viewer: Viewer, channel: Channel) -> None:
     from profile_schema.services import profile_field_create
 
