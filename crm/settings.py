@@ -66,6 +66,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Outside everything that can reach the database, so that a request run again (its first
+    # statement met a lost connection) passes through all of it again.
+    "crm.outage.DatabaseOutageMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -130,6 +133,7 @@ DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
 # seconds instead of a request waiting for the system's TCP timeout (minutes).
 DATABASES["default"]["OPTIONS"]["connect_timeout"] = int(
     os.environ.get("DB_CONNECT_TIMEOUT_S", "5")
+)
 # Server-bound cursors (crm.prepared: the boot's statements) prepare a statement after this
 # many runs on a connection; "off" for poolers that cannot keep prepared statements.
 _prepare = os.environ.get("DB_PREPARE_THRESHOLD", "5").strip().lower()
@@ -221,6 +225,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "crm.openapi.unavailable_documented",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "ErrorTypeEnum": "crm.api.ERROR_TYPES",
         "FieldTypeEnum": "profile_schema.models.FIELD_TYPE_NAMES",
