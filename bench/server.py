@@ -19,7 +19,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,11 +71,13 @@ def gunicorn(
     secret_key: str,
     workers: int = WORKERS,
     threads: int = 0,
+    environment: Mapping[str, str] | None = None,
 ) -> Iterator[Server]:
     """Run gunicorn for the block; its stderr goes to a temporary log file named in Server.
 
     THREADS 0: sync workers, which close the connection after each answer. THREADS N >= 1:
-    gthread workers with N threads each, which keep connections alive."""
+    gthread workers with N threads each, which keep connections alive. ENVIRONMENT adds to or
+    overrides the server's variables (the tests' STATIC_ROOT, for one)."""
     port = free_port()
     command = [gunicorn_path(), "crm.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{port}"]
     if threads >= 1:
@@ -84,7 +86,7 @@ def gunicorn(
         process = subprocess.Popen(  # noqa: S603 - fixed argv
             command,
             cwd=BASE_DIR,
-            env=server_environment(database_url, secret_key),
+            env={**server_environment(database_url, secret_key), **(environment or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from crm.connection_loss import RETRY_AFTER_S, UNAVAILABLE_MESSAGE, connection_lost
 from crm.errors import (
     AuthenticationFailed,
     Conflict,
@@ -39,18 +40,32 @@ STATUS_TYPES = {
     503: "service_unavailable",
 }
 ERROR_TYPES = sorted({*STATUS_TYPES.values(), "plan_required"})
+# Where answers are JSON in the error shape, whoever answers (a view, or crm.outage).
+API_PATHS = ("/open/v5/", "/sdk/v1/")
+
+
+def error_body(
+    status_code: int, message: str, problems: list[Problem] | None = None, kind: str = ""
+) -> dict[str, Any]:
+    """The error body (docs/api.md, Errors): type, a sentence, and every problem found."""
+    return {
+        "type": kind or STATUS_TYPES.get(status_code, "error"),
+        "message": message,
+        "errors": [{"key": p.key, "code": p.code, "message": p.message} for p in problems or []],
+    }
 
 
 def error_response(
     status_code: int, message: str, problems: list[Problem] | None = None, **extra: Any
 ) -> Response:
-    """The error body (docs/api.md, Errors): type, a sentence, and every problem found."""
-    body = {
-        "type": extra.pop("type", STATUS_TYPES.get(status_code, "error")),
-        "message": message,
-        "errors": [{"key": p.key, "code": p.code, "message": p.message} for p in problems or []],
-    }
+    """A refusal in the error body; EXTRA: `type` (else the status's), Response's arguments."""
+    body = error_body(status_code, message, problems, extra.pop("type", ""))
     return Response(body, status=status_code, **extra)
+
+
+def unavailable_headers() -> dict[str, str]:
+    """The headers of a 503 for a database that cannot be reached."""
+    return {"Retry-After": str(RETRY_AFTER_S)}
 
 
 def _flatten(detail: Any, prefix: str = "") -> Iterator[Problem]:
@@ -84,9 +99,12 @@ def _sentence(key: str, detail: Any) -> str:
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """Turn every refusal into the API error shape; anything else stays a 500."""
+    """Turn every refusal into the API error shape, and a lost database connection into a 503
+    with Retry-After (crm.connection_loss); anything else stays a 500."""
     if isinstance(exc, exceptions.APIException):
         return _drf_refusal(exc)
+    if connection_lost(exc):
+        return error_response(503, UNAVAILABLE_MESSAGE, headers=unavailable_headers())
     return _refusal(exc)
 
 

@@ -11,7 +11,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from crm.api import ApiErrorSerializer, error_response
+from crm.api import API_PATHS, ApiErrorSerializer, error_response
 from crm.errors import InvalidInput, Problem
 
 COUNT_HEADER = "x-contacts-count"
@@ -49,6 +49,28 @@ def rate_limit_headers(codes: list[int]) -> list[OpenApiParameter]:
 def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
     """The error responses of an operation, each in the one error shape."""
     return {code: OpenApiResponse(ApiErrorSerializer, _STATUS_TEXT[code]) for code in codes}
+
+
+def unavailable_documented(
+    result: dict[str, Any], generator: Any, request: Any, public: bool
+) -> dict[str, Any]:
+    """drf-spectacular's postprocessing hook: every /open/v5 and /sdk/v1 operation may answer
+    503 with Retry-After while the database cannot be reached (crm.outage)."""
+    answer = {
+        "description": (
+            "service_unavailable: the database cannot be reached; retry after the Retry-After"
+            " header's seconds. A write whose connection was cut as it committed may have been"
+            " saved."
+        ),
+        "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds."}},
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ApiError"}}},
+    }
+    for path, operations in result["paths"].items():
+        if not path.startswith(API_PATHS):
+            continue
+        for operation in operations.values():
+            operation["responses"].setdefault("503", answer)
+    return result
 
 
 def count_header(description: str) -> OpenApiParameter:

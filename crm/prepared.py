@@ -32,6 +32,9 @@ def server_bound_cursor(*, pipeline: bool = False) -> Iterator[CursorWrapper]:
     With PIPELINE, what the block sends goes out together and its answers come back together
     (libpq's pipeline mode): the first statement of a transaction travels with its BEGIN, one
     round trip instead of two."""
+    # As Django's own cursors do: a reused connection the database dropped is replaced here
+    # (CONN_HEALTH_CHECKS), not found dead by the request's first statement.
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
     with connection.wrap_database_errors:
         # The stubs type the argument of make_cursor as a wrapper; Django passes a DB-API cursor.

@@ -66,6 +66,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Outside everything that can reach the database, so that a request run again (its first
+    # statement met a lost connection) passes through all of it again.
+    "crm.outage.DatabaseOutageMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -114,12 +117,22 @@ LIST_STATEMENT_TIMEOUT_MS = int(os.environ.get("LIST_STATEMENT_TIMEOUT_MS", "500
 # Memory a contact list page's query may use per sort or bitmap (PostgreSQL's work_mem).
 LIST_WORK_MEM = os.environ.get("LIST_WORK_MEM", "32MB")
 
-DATABASES = {"default": dj_database_url.parse(_database_url(), conn_max_age=60)}
+# Connections stay open between requests (60 s); a request checks a reused one before its first
+# statement (CONN_HEALTH_CHECKS), so a database restart or failover costs no request
+# (docs/ARCHITECTURE.md, "Database outages").
+DATABASES = {
+    "default": dj_database_url.parse(_database_url(), conn_max_age=60, conn_health_checks=True)
+}
 # A socket directory given as ?host=/path becomes HOST, so dbshell and friends find it too.
 if DATABASES["default"].get("OPTIONS", {}).get("host"):
     DATABASES["default"]["HOST"] = DATABASES["default"]["OPTIONS"].pop("host")
 DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
     f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"
+)
+# A database host that does not answer (down, or lost from the network) is a 503 after this many
+# seconds instead of a request waiting for the system's TCP timeout (minutes).
+DATABASES["default"]["OPTIONS"]["connect_timeout"] = int(
+    os.environ.get("DB_CONNECT_TIMEOUT_S", "5")
 )
 # Server-bound cursors (crm.prepared: the boot's statements) prepare a statement after this
 # many runs on a connection; "off" for poolers that cannot keep prepared statements.
@@ -212,6 +225,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "crm.openapi.unavailable_documented",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "ErrorTypeEnum": "crm.api.ERROR_TYPES",
         "FieldTypeEnum": "profile_schema.models.FIELD_TYPE_NAMES",

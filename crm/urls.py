@@ -24,6 +24,9 @@ desk_patterns = (
     "desk",
 )
 
+# A database connection lost outside a view is a 503 too (crm.outage); other errors, Django's 500.
+handler500 = "crm.outage.server_error"
+
 # /open/v5: each app's endpoints (docs/api.md), one include per module.
 open_v5_patterns: list[URLPattern | URLResolver] = [
     # open/v5 includes

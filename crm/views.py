@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from contacts.selectors.contacts import contact_count_for_channel
+from crm.api import unavailable_headers
 from crm.permissions import Permission
 from crm.selectors import memberships_for_user, viewer_in_membership
 
@@ -35,7 +36,11 @@ def desk_home(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness and database reachability, for load balancers and `make run`."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
+    """Liveness and database reachability, for load balancers and `make run`: 503 with
+    Retry-After while the database does not answer `SELECT 1`."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        return JsonResponse({"status": "unhealthy"}, status=503, headers=unavailable_headers())
     return JsonResponse({"status": "ok"})

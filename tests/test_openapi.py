@@ -94,6 +94,23 @@ def test_every_operation_documents_its_refusals(schema: dict[str, Any]) -> None:
 
 
 @pytest.mark.django_db
+def test_every_api_and_sdk_operation_documents_the_503_of_an_unreachable_database(
+    schema: dict[str, Any],
+) -> None:
+    documented = 0
+    for path, operations in schema["paths"].items():
+        if not path.startswith(("/open/v5/", "/sdk/v1/")):
+            continue
+        for method, operation in operations.items():
+            answer = operation["responses"]["503"]
+            assert answer["headers"]["Retry-After"]["schema"] == {"type": "integer"}, path
+            error = answer["content"]["application/json"]["schema"]
+            assert error == {"$ref": "#/components/schemas/ApiError"}, f"{method} {path}"
+            documented += 1
+    assert documented >= 25
+
+
+@pytest.mark.django_db
 def test_the_docs_page_is_served(db: None) -> None:
     response = Client().get("/open/v5/docs/")
 
