@@ -216,6 +216,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "crm.openapi.body_refusals_document",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "ErrorTypeEnum": "crm.api.ERROR_TYPES",
         "FieldTypeEnum": "profile_schema.models.FIELD_TYPE_NAMES",

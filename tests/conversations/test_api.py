@@ -459,7 +459,16 @@ def test_the_schema_documents_both_operations_and_every_status() -> None:
 
     operations = schema["paths"]["/open/v5/users/{id}/user-chats"]
     assert sorted(operations["get"]["responses"]) == ["200", "400", "401", "403", "404", "429"]
-    assert sorted(operations["post"]["responses"]) == ["201", "400", "401", "403", "404", "429"]
+    assert sorted(operations["post"]["responses"]) == [
+        "201",
+        "400",
+        "401",
+        "403",
+        "404",
+        "413",
+        "415",
+        "429",
+    ]
     body = schema["components"]["schemas"]["UserChatCreate"]
     assert sorted(body["properties"]) == ["medium", "message", "templateId", "variables"]
     assert body["required"] == ["medium"]
