@@ -8,6 +8,7 @@ each one reaches the body."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import subprocess
@@ -552,3 +553,27 @@ def test_deep_nesting_over_real_http_is_a_400_and_the_server_answers_on(served: 
     }
     assert (listed, users["users"], booted) == (200, [], 200)
     assert log.count("Booting worker") == 1  # the one worker answered everything
+
+
+@pytest.mark.slow
+def test_a_declared_length_past_the_limit_is_a_413_before_the_body_is_read(
+    served: Served,
+) -> None:
+    host, port = served.base.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    connection.putrequest("POST", "/sdk/v1/boot")
+    connection.putheader("Content-Type", "application/json")
+    connection.putheader("Content-Length", str(LIMIT * 40))
+    connection.endheaders()  # not one byte of the body is sent
+
+    response = connection.getresponse()
+    refusal = json.loads(response.read())
+    connection.close()
+    booted, _ = served.send("/sdk/v1/boot", json.dumps({"pluginKey": served.plugin_key}).encode())
+
+    assert (response.status, refusal["type"], refusal["errors"][0]["code"]) == (
+        413,
+        "payload_too_large",
+        "payload_too_large",
+    )
+    assert booted == 200
