@@ -28,6 +28,7 @@ from crm.admin_scoping import ChannelListFilter, ChannelScopedAdmin
 from crm.errors import InvalidInput
 from crm.jobs.admin import DeletedByJobs
 from crm.jobs.models import Job
+from crm.json_input import JSONInputFormField
 from crm.permissions import Permission, Viewer
 from crm.selectors import viewer_for_user
 from crm.session_settings import settings_for_block, statement_timed_out
@@ -351,6 +352,7 @@ class SegmentForm(forms.ModelForm):
     class Meta:
         model = Segment
         fields = ["channel", "name", "filter"]
+        field_classes = {"filter": JSONInputFormField}
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

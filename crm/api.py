@@ -21,6 +21,7 @@ from crm.errors import (
     AuthenticationFailed,
     Conflict,
     InvalidInput,
+    PayloadTooLarge,
     PlanRequired,
     Problem,
     RateLimited,
@@ -35,6 +36,7 @@ STATUS_TYPES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    413: "payload_too_large",
     415: "unsupported_media_type",
     429: "rate_limited",
     503: "service_unavailable",
@@ -111,6 +113,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
 def _refusal(exc: Exception) -> Response | None:
     if isinstance(exc, InvalidInput):
         return error_response(400, exc.message, exc.problems)
+    if isinstance(exc, PayloadTooLarge):
+        return error_response(413, exc.message, [Problem("body", "payload_too_large", exc.message)])
     if isinstance(exc, PlanRequired):
         return error_response(403, exc.message, type="plan_required")
     if isinstance(exc, Conflict):
@@ -137,9 +141,10 @@ def _drf_refusal(exc: exceptions.APIException) -> Response:
     if isinstance(exc, exceptions.ValidationError):
         problems = list(_flatten(exc.detail))
         return error_response(400, "; ".join(p.message for p in problems), problems)
-    if isinstance(exc, exceptions.ParseError):
-        problem = Problem("body", "parse_error", f"The body is not valid JSON: {exc.detail}")
-        return error_response(400, problem.message, [problem])
+    if isinstance(exc, exceptions.UnsupportedMediaType):
+        message = f"{exc.detail} Send the body as UTF-8 JSON (Content-Type: application/json)."
+        problem = Problem("body", "unsupported_media_type", message)
+        return error_response(415, message, [problem])
     if isinstance(exc, exceptions.Throttled):
         wait = getattr(exc, "wait", None) or 1
         return error_response(429, str(exc.detail), headers={"Retry-After": str(int(wait))})

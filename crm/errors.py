@@ -59,6 +59,15 @@ class Conflict(Exception):
         super().__init__(message)
 
 
+class PayloadTooLarge(Exception):
+    """A request body longer than the server reads (answered as 413 payload_too_large)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.message = f"The body is longer than {limit:,} bytes, the most a request may send."
+        super().__init__(self.message)
+
+
 class PlanRequired(Exception):
     """The channel's plan does not include this feature (answered as 403 plan_required)."""
 

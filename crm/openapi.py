@@ -21,7 +21,8 @@ _STATUS_TEXT = {
     403: "The role lacks the permission this needs; nothing changed.",
     404: "Nothing of that name in this channel.",
     409: "The data is in the way (see the message); nothing changed.",
-    415: "The body is not JSON.",
+    413: "The body is longer than the server reads (DATA_UPLOAD_MAX_MEMORY_SIZE); nothing changed.",
+    415: "The body is not UTF-8 JSON (Content-Type: application/json); nothing changed.",
     429: "Too many requests; retry after `Retry-After` seconds.",
 }
 
@@ -70,6 +71,20 @@ def unavailable_documented(
             continue
         for operation in operations.values():
             operation["responses"].setdefault("503", answer)
+    return result
+
+
+def body_refusals_document(result: dict[str, Any], **_: Any) -> dict[str, Any]:
+    """drf-spectacular hook: every operation that takes a body documents the refusals of the
+    body parser (crm.json_input): 400 for what it cannot read, 413 and 415."""
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ApiError"}}}}
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "requestBody" not in operation:
+                continue
+            for code in (400, 413, 415):
+                described = {**error, "description": _STATUS_TEXT[code]}
+                operation["responses"].setdefault(str(code), described)
     return result
 
 

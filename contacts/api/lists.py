@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -16,7 +15,7 @@ from contacts.selectors.segments import segment_get, segment_list
 from contacts.services import segments
 from crm.api import StrictSerializer, page_limit, query_check, refusals
 from crm.api_auth import OpenApiView
-from crm.errors import InvalidInput, Problem
+from crm.json_input import json_input_decode
 from crm.permissions import Permission
 
 LIST_PARAMETERS = [
@@ -81,14 +80,8 @@ def page_body(page: ContactPage) -> dict[str, Any]:
 
 
 def filter_from_query(raw: str | None) -> Any:
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError as error:
-        raise InvalidInput(
-            [Problem("filter", "invalid_json", "filter is not valid JSON.")]
-        ) from error
+    """?filter=, read as JSON bodies are."""
+    return json_input_decode(raw, key="filter") if raw else None
 
 
 class UserListView(OpenApiView):

@@ -392,3 +392,29 @@ def test_the_contacts_changelist_sorts_only_as_an_index_reads(channel: Channel) 
     # A column no index serves is not offered, and asked for in the URL it is not sorted by.
     assert f"o={kind}" not in response.content.decode()
     assert changelist_order(client, o=kind) == '"contacts_contact"."id" DESC'
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("[" * 5000 + "]" * 5000, "Filter: arrays and objects nest at most 64 levels deep."),
+        ('{"key": "name", "operator": "eq", "values": ["a\\u0000"]}', "holds a NUL character"),
+        ('{"key": "sessionsCount", "operator": "gt", "values": [NaN]}', "NaN and Infinity"),
+    ],
+)
+def test_a_segment_filter_the_api_would_refuse_is_a_form_error_in_the_admin(
+    channel: Channel, text: str, error: str
+) -> None:
+    from contacts.models import Segment
+
+    client = manager_client(channel, "owner")
+
+    response = client.post(
+        reverse("admin:contacts_segment_add"),
+        {"channel": channel.pk, "name": "Deep", "filter": text},
+    )
+
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    assert not Segment.objects.exists()

@@ -361,7 +361,7 @@ def test_the_schema_describes_every_operation_and_status() -> None:
     assert sorted(paths[LIST]) == ["get", "post"]
     assert sorted(paths[f"{LIST}/{{name}}"]) == ["delete"]
     assert codes(LIST, "get") == ["200", "400", "401", "403", "404", "429", "503"]
-    assert codes(LIST, "post") == ["200", "201", "400", "401", "403", "415", "429", "503"]
+    assert codes(LIST, "post") == ["200", "201", "400", "401", "403", "413", "415", "429", "503"]
     assert codes(f"{LIST}/{{name}}", "delete") == [
         "202",
         "400",

@@ -213,7 +213,11 @@ def test_a_body_that_is_not_an_object_is_refused(api: Api) -> None:
 
     assert response.status_code == 400
     assert response.json()["errors"] == [
-        {"key": "body", "code": "invalid_type", "message": "The body must be a JSON object."}
+        {
+            "key": "body",
+            "code": "invalid_body",
+            "message": "The body is a JSON object ({...}); got a list.",
+        }
     ]
 
 

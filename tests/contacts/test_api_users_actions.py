@@ -367,18 +367,58 @@ def test_the_schema_describes_what_is_served() -> None:
     def codes(path: str, method: str) -> list[str]:
         return sorted(paths[f"/open/v5/{path}"][method]["responses"])
 
-    assert codes("users", "post") == ["201", "400", "401", "403", "429", "503"]
+    assert codes("users", "post") == ["201", "400", "401", "403", "413", "415", "429", "503"]
     assert codes("users/{id}", "get") == ["200", "401", "403", "404", "429", "503"]
-    assert codes("users/{id}", "patch") == ["200", "400", "401", "403", "404", "429", "503"]
+    assert codes("users/{id}", "patch") == [
+        "200",
+        "400",
+        "401",
+        "403",
+        "404",
+        "413",
+        "415",
+        "429",
+        "503",
+    ]
     assert codes("users/{id}", "delete") == ["204", "401", "403", "404", "429", "503"]
     assert codes("users/@{memberId}", "get") == ["200", "401", "403", "404", "429", "503"]
-    assert codes("users/@{memberId}", "put") == ["200", "201", "400", "401", "403", "429", "503"]
+    assert codes("users/@{memberId}", "put") == [
+        "200",
+        "201",
+        "400",
+        "401",
+        "403",
+        "413",
+        "415",
+        "429",
+        "503",
+    ]
     assert codes("users/@{memberId}", "delete") == ["204", "401", "403", "404", "429", "503"]
-    assert codes("users/{id}/block", "post") == ["200", "400", "401", "403", "404", "429", "503"]
+    assert codes("users/{id}/block", "post") == [
+        "200",
+        "400",
+        "401",
+        "403",
+        "404",
+        "413",
+        "415",
+        "429",
+        "503",
+    ]
     assert codes("users/{id}/block", "delete") == ["200", "401", "403", "404", "429", "503"]
     assert codes("users/{id}/touch", "post") == ["200", "401", "403", "404", "429", "503"]
     assert codes("users/{id}/events", "get") == ["200", "400", "401", "403", "404", "429", "503"]
-    assert codes("users/{id}/events", "post") == ["201", "400", "401", "403", "404", "429", "503"]
+    assert codes("users/{id}/events", "post") == [
+        "201",
+        "400",
+        "401",
+        "403",
+        "404",
+        "413",
+        "415",
+        "429",
+        "503",
+    ]
     user = schema["components"]["schemas"]["UserObject"]["properties"]
     assert {"id", "memberId", "profile", "tags", "web", "mobile", "masked"} <= set(user)
     events = paths["/open/v5/users/{id}/events"]["get"]["parameters"]

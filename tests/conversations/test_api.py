@@ -473,6 +473,8 @@ def test_the_schema_documents_both_operations_and_every_status() -> None:
         "401",
         "403",
         "404",
+        "413",
+        "415",
         "429",
         "503",
     ]

@@ -845,7 +845,7 @@ def test_the_schema_describes_every_operation_and_status(channel: Channel) -> No
     assert sorted(paths[LIST]) == ["get", "post"]
     assert sorted(paths[f"{LIST}/{{key}}"]) == ["delete", "get", "patch"]
     assert codes(LIST, "get") == ["200", "400", "401", "403", "429", "503"]
-    assert codes(LIST, "post") == ["201", "400", "401", "403", "415", "429", "503"]
+    assert codes(LIST, "post") == ["201", "400", "401", "403", "413", "415", "429", "503"]
     assert codes(f"{LIST}/{{key}}", "get") == ["200", "400", "401", "403", "404", "429", "503"]
     assert codes(f"{LIST}/{{key}}", "patch") == [
         "200",
@@ -855,6 +855,7 @@ def test_the_schema_describes_every_operation_and_status(channel: Channel) -> No
         "403",
         "404",
         "409",
+        "413",
         "415",
         "429",
         "503",
