@@ -6,12 +6,12 @@ does. Descending orders put missing values last and ascending ones first, which 
 B-tree index serve both directions.
 
 The count runs before the page. When it says a filter matches few contacts (at most
-FENCED_PAGE_ROWS, counted or estimated), the page is picked from those matches alone, gathered
-first by whatever index serves the filter, instead of walking the list order and hoping to meet
-26 matches early: the planner assumes matches are spread evenly along that order, and when they
-are not (the oldest visitors, or none at all) the walk reads the whole tenant. An estimate can
-be wrong, so the gathering stops one row past the limit, and a filter found to match more is
-walked after all."""
+FENCED_PAGE_ROWS, counted, or estimated with a plan that reads them through indexes), the page
+is picked from those matches alone, gathered first by whatever index serves the filter,
+instead of walking the list order and hoping to meet 26 matches early: the planner assumes
+matches are spread evenly along that order, and when they are not (the oldest visitors, or
+none at all) the walk reads the whole tenant. An estimate can be wrong, so the gathering stops
+one row past the limit, and a filter found to match more is walked after all."""
 
 from __future__ import annotations
 
@@ -240,7 +240,10 @@ def contact_list_page(
     scope = f"{viewer.channel.pk}:{list_name}:{order.name}"
     count = count_bounded(matching)
     narrowed = bool(filter) or bool(query.strip())
-    fetch = Fetch(order, fenced=narrowed and count.value <= FENCED_PAGE_ROWS)
+    # Gathered only where it is cheap: few matches, counted, or read through indexes (a
+    # sequential scan would read the tenant to gather them, where a walk may stop early).
+    few = count.value <= FENCED_PAGE_ROWS and (count.exact or count.indexed)
+    fetch = Fetch(order, fenced=narrowed and few)
     try:
         if since:
             value, last_id = _decoded(cursor_decode(since, scope=scope), order)

@@ -10,7 +10,7 @@ docs/ARCHITECTURE.md, "Bounded counts"."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
@@ -39,12 +39,15 @@ EXACT_COUNT_MAX_SCAN_COST = 50_000.0
 class BoundedCount:
     value: int
     exact: bool
+    # Whether the planner reads the rows through indexes: no sequential scan past the limit in
+    # its plan (what gathering every match would cost, beside how many there are).
+    indexed: bool = field(default=False, compare=False)
 
     def at_least(self, seen: int) -> BoundedCount:
         """This count, an estimate raised to SEEN when below it (an exact count stands)."""
         if self.exact or self.value >= seen:
             return self
-        return BoundedCount(value=seen, exact=False)
+        return replace(self, value=seen)
 
 
 def count_bounded(
@@ -59,7 +62,8 @@ def count_bounded(
     never below a count seen: the rows counted, or SEEN, the rows the caller already knows
     match (a page's rows and the one after them)."""
     rows, cost, scan_cost = _planned(queryset)
-    estimate = BoundedCount(value=rows, exact=False).at_least(seen)
+    indexed = scan_cost <= EXACT_COUNT_MAX_SCAN_COST
+    estimate = BoundedCount(value=rows, exact=False, indexed=indexed).at_least(seen)
     if (
         rows > cap * ESTIMATE_MARGIN
         or cost > EXACT_COUNT_MAX_COST
@@ -75,8 +79,8 @@ def count_bounded(
             raise
         return estimate
     if counted <= cap:
-        return BoundedCount(value=counted, exact=True)
-    return BoundedCount(value=max(estimate.value, counted), exact=False)
+        return BoundedCount(value=counted, exact=True, indexed=indexed)
+    return replace(estimate, value=max(estimate.value, counted))
 
 
 def count_estimate(queryset: QuerySet[Any]) -> int:

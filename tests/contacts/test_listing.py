@@ -287,7 +287,7 @@ def test_a_filter_estimated_few_that_matches_more_is_walked_after_all(
     options = {"limit": 3, "filter": {"key": "name", "operator": "contains", "values": ["keep"]}}
     walked = walk(viewer, **options)
     underestimated = mock.patch.object(
-        listing, "count_bounded", lambda *a, **k: BoundedCount(value=2, exact=False)
+        listing, "count_bounded", lambda *a, **k: BoundedCount(value=2, exact=False, indexed=True)
     )
 
     with (
@@ -301,6 +301,30 @@ def test_a_filter_estimated_few_that_matches_more_is_walked_after_all(
     statements = [q["sql"] for q in queries.captured_queries if "contacts_contact" in q["sql"]]
     assert statements[0].startswith("WITH matching AS MATERIALIZED") and "LIMIT 5)" in statements[0]
     assert statements[1].startswith("SELECT")  # the walk, after 5 matches were gathered
+
+
+@pytest.mark.django_db
+def test_a_filter_estimated_few_through_a_sequential_scan_walks_the_order(
+    viewer: Viewer, channel: Channel
+) -> None:
+    """Gathering the matches of a filter no index serves reads the tenant; a walk may stop."""
+    from django.test.utils import CaptureQueriesContext
+
+    from contacts import listing
+    from crm.counting import BoundedCount
+
+    ContactFactory(channel=channel, profile={"name": "keep"})
+    scanned = BoundedCount(value=2, exact=False, indexed=False)
+    with (
+        mock.patch.object(listing, "count_bounded", lambda *a, **k: scanned),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        page = contact_list_page(
+            viewer=viewer, filter={"key": "name", "operator": "contains", "values": ["keep"]}
+        )
+
+    assert len(page.contacts) == 1
+    assert not any(q["sql"].startswith("WITH matching") for q in queries.captured_queries)
 
 
 @pytest.mark.django_db
