@@ -5,13 +5,14 @@ never OFFSET: the cursor holds the last row's (sort value, id), so page 2,000 co
 does. Descending orders put missing values last and ascending ones first, which lets one
 B-tree index serve both directions.
 
-The count runs before the page. When it says a filter matches few contacts (at most
-FENCED_PAGE_ROWS, counted, or estimated with a plan that reads them through indexes), the page
-is picked from those matches alone, gathered first by whatever index serves the filter,
-instead of walking the list order and hoping to meet 26 matches early: the planner assumes
-matches are spread evenly along that order, and when they are not (the oldest visitors, or
-none at all) the walk reads the whole tenant. An estimate can be wrong, so the gathering stops
-one row past the limit, and a filter found to match more is walked after all."""
+The planner's view of the count (one EXPLAIN) comes before the page. When it expects a filter
+to match few contacts (at most FENCED_PAGE_ROWS) through indexes, the page is picked from those
+matches alone, gathered first by whatever index serves the filter, instead of walking the list
+order and hoping to meet 26 matches early: the planner assumes matches are spread evenly along
+that order, and when they are not (the oldest visitors, or none at all) the walk reads the
+whole tenant. The gathering counts what it found, which is the first page's exact count. An
+estimate can be wrong, so the gathering stops one row past the limit, and a filter found to
+match more is walked (and counted) after all."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ from contacts.filtering.parse import Node
 from contacts.models import Contact
 from contacts.selectors.contacts import contacts_for_channel
 from contacts.selectors.segments import segment_filter_of
-from crm.counting import BoundedCount, count_bounded
+from crm.counting import BoundedCount, count_bounded, count_plan
 from crm.cursors import cursor_decode, cursor_encode
 from crm.errors import InvalidInput, Problem
 from crm.permissions import Permission, Viewer
@@ -238,12 +239,11 @@ def contact_list_page(
     matching = contact_filtered(viewer=viewer, filter=filter, query=query, fields=fields)
     page = matching.annotate(sort_value=order.expression).order_by(*_ordering(order))
     scope = f"{viewer.channel.pk}:{list_name}:{order.name}"
-    count = count_bounded(matching)
+    plan = count_plan(matching)
     narrowed = bool(filter) or bool(query.strip())
-    # Gathered only where it is cheap: few matches, counted, or read through indexes (a
-    # sequential scan would read the tenant to gather them, where a walk may stop early).
-    few = count.value <= FENCED_PAGE_ROWS and (count.exact or count.indexed)
-    fetch = Fetch(order, fenced=narrowed and few)
+    # Gathered only where it is cheap: few matches, read through indexes (a sequential scan
+    # would read the tenant to gather them, where a walk may stop early).
+    fetch = Fetch(order, fenced=narrowed and plan.rows <= FENCED_PAGE_ROWS and plan.indexed)
     try:
         if since:
             value, last_id = _decoded(cursor_decode(since, scope=scope), order)
@@ -256,33 +256,40 @@ def contact_list_page(
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = cursor_encode(scope=scope, position=_position(rows[-1], order)) if more else None
-    # An estimate is never below the rows this answer shows and the one it knows follows.
-    count = count.at_least(len(rows) + (1 if more else 0))
+    if since is None and fetch.matched is not None:  # the first page gathered every match
+        count = BoundedCount(value=fetch.matched, exact=True)
+    else:
+        # An estimate is never below the rows this answer shows and the one it knows follows.
+        count = count_bounded(matching, seen=len(rows) + (1 if more else 0), planned=plan)
     return ContactPage(contacts=rows, next=next_cursor, count=count)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Fetch:
     """How a page's rows are read: in SORT's order, walking it (the planner's choice), or
     FENCED: the matches gathered first (a materialized CTE, planned for the filter alone), then
-    sorted; walked after all when they pass FENCED_PAGE_ROWS."""
+    sorted; walked after all when they pass FENCED_PAGE_ROWS. MATCHED: how many the last
+    gathering found, when it found them all."""
 
     sort: Sort
     fenced: bool = False
+    matched: int | None = None
 
     def __call__(self, queryset: QuerySet[Contact], count: int) -> list[Contact]:
         return _fetch(queryset, count, self)
 
 
-def _fenced_rows(queryset: QuerySet[Contact], count: int, sort: Sort) -> list[Contact] | None:
+def _fenced_rows(
+    queryset: QuerySet[Contact], count: int, sort: Sort
+) -> tuple[list[Contact], int] | None:
     """The first COUNT rows of QUERYSET (annotated with sort_value) in SORT's order, sorted
     from its matches gathered first: `WITH matching AS MATERIALIZED (…)` keeps the planner from
-    walking the order's index through the filter. None when the matches pass FENCED_PAGE_ROWS
-    (the gathering stops one row past it)."""
+    walking the order's index through the filter; and how many matched. None when the matches
+    pass FENCED_PAGE_ROWS (the gathering stops one row past it)."""
     try:
         inner, params = queryset.order_by().query.sql_with_params()
     except EmptyResultSet:  # a filter that matches nothing by construction
-        return []
+        return [], 0
     direction = "DESC" if sort.descending else "ASC"
     nulls = ""
     if sort.nullable:
@@ -293,13 +300,14 @@ def _fenced_rows(queryset: QuerySet[Contact], count: int, sort: Sort) -> list[Co
         f"ORDER BY sort_value {direction}{nulls}, id {direction} LIMIT %s"
     )
     rows = list(Contact.objects.raw(statement, [*params, FENCED_PAGE_ROWS + 1, count]))
-    if rows and rows[0].fence_matched > FENCED_PAGE_ROWS:  # type: ignore[attr-defined]
+    matched = int(rows[0].fence_matched) if rows else 0  # type: ignore[attr-defined]
+    if matched > FENCED_PAGE_ROWS:
         return None
     if sort.is_json:  # jsonb arrives as its text here; the ORM's annotation would decode it
         for row in rows:
             value = getattr(row, "sort_value", None)
             row.sort_value = None if value is None else json.loads(value)  # type: ignore[attr-defined]
-    return rows
+    return rows, matched
 
 
 def _fetch(queryset: QuerySet[Contact], count: int, fetch: Fetch) -> list[Contact]:
@@ -312,9 +320,11 @@ def _fetch(queryset: QuerySet[Contact], count: int, fetch: Fetch) -> list[Contac
     try:
         with settings_for_block({"statement_timeout": str(timeout), "work_mem": work_mem}):
             if fetch.fenced:
-                rows = _fenced_rows(queryset, count, fetch.sort)
-                if rows is not None:
+                gathered = _fenced_rows(queryset, count, fetch.sort)
+                if gathered is not None:
+                    rows, fetch.matched = gathered
                     return rows
+            fetch.matched = None
             return list(queryset[:count])
     except OperationalError as error:
         if not statement_timed_out(error):

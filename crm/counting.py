@@ -10,7 +10,7 @@ docs/ARCHITECTURE.md, "Bounded counts"."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
@@ -39,15 +39,33 @@ EXACT_COUNT_MAX_SCAN_COST = 50_000.0
 class BoundedCount:
     value: int
     exact: bool
-    # Whether the planner reads the rows through indexes: no sequential scan past the limit in
-    # its plan (what gathering every match would cost, beside how many there are).
-    indexed: bool = field(default=False, compare=False)
 
     def at_least(self, seen: int) -> BoundedCount:
         """This count, an estimate raised to SEEN when below it (an exact count stands)."""
         if self.exact or self.value >= seen:
             return self
-        return replace(self, value=seen)
+        return BoundedCount(value=seen, exact=False)
+
+
+@dataclass(frozen=True)
+class CountPlan:
+    """What one EXPLAIN of a queryset's ids says: the rows the planner expects, the plan's
+    total cost, and the cost of its costliest sequential scan (0 when it has none)."""
+
+    rows: int
+    cost: float
+    scan_cost: float
+
+    @property
+    def indexed(self) -> bool:
+        """Whether the plan reads the rows through indexes: no sequential scan past the limit
+        (a scan's cost grows with the table, not with the rows it finds)."""
+        return self.scan_cost <= EXACT_COUNT_MAX_SCAN_COST
+
+
+def count_plan(queryset: QuerySet[Any]) -> CountPlan:
+    """The planner's view of counting QUERYSET (EXPLAIN, no execution)."""
+    return CountPlan(*_planned(queryset))
 
 
 def count_bounded(
@@ -56,19 +74,16 @@ def count_bounded(
     timeout_ms: int = EXACT_COUNT_TIMEOUT_MS,
     cap: int = EXACT_COUNT_CAP,
     seen: int = 0,
+    planned: CountPlan | None = None,
 ) -> BoundedCount:
     """The exact count when the planner expects at most about CAP rows at a cost that fits
     TIMEOUT_MS, and the count finds at most CAP within it; else an estimate marked inexact,
     never below a count seen: the rows counted, or SEEN, the rows the caller already knows
-    match (a page's rows and the one after them)."""
-    rows, cost, scan_cost = _planned(queryset)
-    indexed = scan_cost <= EXACT_COUNT_MAX_SCAN_COST
-    estimate = BoundedCount(value=rows, exact=False, indexed=indexed).at_least(seen)
-    if (
-        rows > cap * ESTIMATE_MARGIN
-        or cost > EXACT_COUNT_MAX_COST
-        or scan_cost > EXACT_COUNT_MAX_SCAN_COST
-    ):
+    match (a page's rows and the one after them). PLANNED: the caller's count_plan of the
+    same queryset, when it already has one."""
+    plan = planned or count_plan(queryset)
+    estimate = BoundedCount(value=plan.rows, exact=False).at_least(seen)
+    if plan.rows > cap * ESTIMATE_MARGIN or plan.cost > EXACT_COUNT_MAX_COST or not plan.indexed:
         return estimate
     try:
         with settings_for_block({"statement_timeout": str(int(timeout_ms))}, using=queryset.db):
@@ -79,8 +94,8 @@ def count_bounded(
             raise
         return estimate
     if counted <= cap:
-        return BoundedCount(value=counted, exact=True, indexed=indexed)
-    return replace(estimate, value=max(estimate.value, counted))
+        return BoundedCount(value=counted, exact=True)
+    return BoundedCount(value=max(estimate.value, counted), exact=False)
 
 
 def count_estimate(queryset: QuerySet[Any]) -> int:

@@ -280,14 +280,14 @@ def test_a_filter_estimated_few_that_matches_more_is_walked_after_all(
     from django.test.utils import CaptureQueriesContext
 
     from contacts import listing
-    from crm.counting import BoundedCount
+    from crm.counting import CountPlan
 
     for n in range(8):
         ContactFactory(channel=channel, profile={"name": f"keep{n}"})
     options = {"limit": 3, "filter": {"key": "name", "operator": "contains", "values": ["keep"]}}
     walked = walk(viewer, **options)
     underestimated = mock.patch.object(
-        listing, "count_bounded", lambda *a, **k: BoundedCount(value=2, exact=False, indexed=True)
+        listing, "count_plan", lambda *a, **k: CountPlan(rows=2, cost=10.0, scan_cost=0.0)
     )
 
     with (
@@ -311,12 +311,12 @@ def test_a_filter_estimated_few_through_a_sequential_scan_walks_the_order(
     from django.test.utils import CaptureQueriesContext
 
     from contacts import listing
-    from crm.counting import BoundedCount
+    from crm.counting import CountPlan
 
     ContactFactory(channel=channel, profile={"name": "keep"})
-    scanned = BoundedCount(value=2, exact=False, indexed=False)
+    scanned = CountPlan(rows=2, cost=10.0, scan_cost=1e9)
     with (
-        mock.patch.object(listing, "count_bounded", lambda *a, **k: scanned),
+        mock.patch.object(listing, "count_plan", lambda *a, **k: scanned),
         CaptureQueriesContext(connection) as queries,
     ):
         page = contact_list_page(
