@@ -115,11 +115,20 @@ class Statement:
     server_bound: bool  # sent by crm.prepared's cursor (prepared after a few runs), as here
 
 
+def _app_session(url: str) -> psycopg.Connection[Any]:
+    """A connection with the session settings the app's connections get (crm.settings:
+    statement_timeout, random_page_cost), so replayed statements are planned as the app's."""
+    from django.conf import settings
+
+    options = settings.DATABASES["default"].get("OPTIONS", {}).get("options", "")
+    return psycopg.connect(url, autocommit=True, options=options)
+
+
 def request_sql_runner(
     url: str, statements: list[Statement]
 ) -> tuple[Callable[[], Any], Callable[[], None]]:
     """The request's statements alone, in its transactions, bound as the request binds them."""
-    conn = psycopg.connect(url, autocommit=True)
+    conn = _app_session(url)
     client = psycopg.ClientCursor(conn)
     server = conn.cursor()
 
@@ -140,7 +149,7 @@ def page_sql_runner(
     """The page's statements alone, with the memory the page's query gets (LIST_WORK_MEM)."""
     from django.conf import settings
 
-    conn = psycopg.connect(url, autocommit=True)
+    conn = _app_session(url)
     conn.execute("SELECT set_config('work_mem', %s, false)", [settings.LIST_WORK_MEM])
 
     def run() -> int:
@@ -156,7 +165,7 @@ def plan_scans(url: str, sql: str) -> str:
     """The scans of SQL's plan, e.g. 'Index Scan contact_last_seen_idx'."""
     from django.conf import settings
 
-    with psycopg.connect(url, autocommit=True) as conn:
+    with _app_session(url) as conn:
         conn.execute("SELECT set_config('work_mem', %s, false)", [settings.LIST_WORK_MEM])
         plan = conn.execute(f"EXPLAIN (FORMAT JSON) {sql}").fetchone()[0]  # type: ignore[index]
     scans: list[str] = []
