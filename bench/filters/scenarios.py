@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
@@ -26,10 +28,19 @@ if TYPE_CHECKING:
     from crm.permissions import Viewer
 
 
-def _one(sql: str, params: list[Any]) -> Any:
-    from django.db import connection
+@contextmanager
+def _unbounded() -> Iterator[Any]:
+    """A cursor whose statements have no timeout: the bench's own look-ups over a tenant of
+    millions (the app's statements keep theirs)."""
+    from django.db import connection, transaction
 
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL statement_timeout = 0")
+        yield cursor
+
+
+def _one(sql: str, params: list[Any]) -> Any:
+    with _unbounded() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     return row[0] if row else None
@@ -55,9 +66,7 @@ def _rare_signup_day(channel: Channel, share: float) -> tuple[str, int]:
     """The signupDate whose contacts are closest to SHARE of the tenant (a Date equality)."""
     size = tenant_size(channel)
     row = None
-    from django.db import connection
-
-    with connection.cursor() as cursor:
+    with _unbounded() as cursor:
         cursor.execute(
             "SELECT profile->>'signupDate' AS day, count(*) FROM contacts_contact"
             " WHERE channel_id = %s AND profile ? 'signupDate' GROUP BY 1"
@@ -70,12 +79,10 @@ def _rare_signup_day(channel: Channel, share: float) -> tuple[str, int]:
 
 def _a_mobile_number(channel: Channel) -> str:
     """A stored mobile number of the tenant, as a person types it (010-1234-5678)."""
-    from django.db import connection
-
     from profile_schema.rules import mobile_number_clean
     from profile_schema.types import ValueRefused
 
-    with connection.cursor() as cursor:
+    with _unbounded() as cursor:
         cursor.execute(
             "SELECT profile->>'mobileNumber' FROM contacts_contact WHERE channel_id = %s"
             " AND profile ? 'mobileNumber' ORDER BY id LIMIT 100",
