@@ -39,7 +39,13 @@ from contacts.filtering.parse import Node
 from contacts.models import Contact
 from contacts.selectors.contacts import contacts_for_channel
 from contacts.selectors.segments import segment_filter_of
-from crm.counting import BoundedCount, count_bounded, count_plan
+from crm.counting import (
+    ESTIMATE_MARGIN,
+    EXACT_COUNT_CAP,
+    BoundedCount,
+    count_bounded,
+    count_plan,
+)
 from crm.cursors import cursor_decode, cursor_encode
 from crm.errors import InvalidInput, Problem
 from crm.permissions import Permission, Viewer
@@ -66,9 +72,10 @@ INDEX_SERVED_OPERATORS = frozenset(
     {"gt", "gte", "lt", "lte", "between", "before", "after", "withinLastDays",
      "moreThanDaysAgo", "exists", "notExists"}
 )  # fmt: skip
-# A filter counted or estimated at or below this many contacts has its page picked from its
-# matches alone (a few milliseconds for this many rows, whatever the tenant's size).
-FENCED_PAGE_ROWS = 5_000
+# A filter the planner expects to match about this many contacts or fewer (within the count's
+# margin) has its page picked from its matches alone, as many as a list counts exactly: their
+# number is then the count, and gathering them costs what counting them would.
+FENCED_PAGE_ROWS = EXACT_COUNT_CAP
 
 
 @dataclass(frozen=True)
@@ -243,7 +250,8 @@ def contact_list_page(
     narrowed = bool(filter) or bool(query.strip())
     # Gathered only where it is cheap: few matches, read through indexes (a sequential scan
     # would read the tenant to gather them, where a walk may stop early).
-    fetch = Fetch(order, fenced=narrowed and plan.rows <= FENCED_PAGE_ROWS and plan.indexed)
+    few = plan.rows <= FENCED_PAGE_ROWS * ESTIMATE_MARGIN and plan.indexed
+    fetch = Fetch(order, fenced=narrowed and few)
     try:
         if since:
             value, last_id = _decoded(cursor_decode(since, scope=scope), order)
