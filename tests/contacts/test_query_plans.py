@@ -189,12 +189,10 @@ def test_a_contains_filter_on_the_email_uses_its_trigram_index(big: Viewer) -> N
     assert "contact_email_trgm" in plan_indexes(contact_filtered(viewer=big, filter=condition))
 
 
-@pytest.mark.django_db
-def test_a_list_page_and_a_deep_cursor_page_walk_the_visit_index(big: Viewer) -> None:
+def page_querysets(viewer: Viewer, **options: Any) -> list[Any]:
+    """The page querysets one contact_list_page call fetches (sliced as fetched)."""
     from contacts import listing
 
-    first = contact_list_page(viewer=big, limit=25)
-    assert first.next
     captured: list[Any] = []
     original = listing._fetch
 
@@ -204,9 +202,17 @@ def test_a_list_page_and_a_deep_cursor_page_walk_the_visit_index(big: Viewer) ->
 
     listing._fetch = capture
     try:
-        contact_list_page(viewer=big, limit=25, since=first.next)
+        contact_list_page(viewer=viewer, **options)
     finally:
         listing._fetch = original
+    return captured
+
+
+@pytest.mark.django_db
+def test_a_list_page_and_a_deep_cursor_page_walk_the_visit_index(big: Viewer) -> None:
+    first = contact_list_page(viewer=big, limit=25)
+    assert first.next
+    captured = page_querysets(big, limit=25, since=first.next)
 
     assert "contact_last_seen_idx" in plan_indexes(captured[0])
     plan = captured[0].explain()
@@ -303,22 +309,9 @@ def test_a_range_on_a_field_marked_indexed_is_a_range_of_its_index_in_the_count_
 def test_a_sort_by_a_field_marked_indexed_walks_its_index_from_the_cursor(
     big: Viewer, sort: str
 ) -> None:
-    from contacts import listing
-
     name = index_name_for(channel_id=big.channel.pk, key="profile.rank")
     first = contact_list_page(viewer=big, sort=sort, limit=25)
-    captured: list[Any] = []
-    original = listing._fetch
-
-    def capture(queryset: Any, count: int, fetch: Any) -> Any:
-        captured.append(queryset[:count])
-        return original(queryset, count, fetch)
-
-    listing._fetch = capture
-    try:
-        contact_list_page(viewer=big, sort=sort, limit=25, since=first.next)
-    finally:
-        listing._fetch = original
+    captured = page_querysets(big, sort=sort, limit=25, since=first.next)
 
     conditions = index_conditions(captured[0], name)
     assert conditions and "profile -> 'rank'" in conditions[0], captured[0].explain()
