@@ -10,7 +10,8 @@ from contextlib import suppress
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:`port` to TARGET (host, port); `stop` and `start` at will."""
+    """Forwards 127.0.0.1:`port` to TARGET (host, port), or to PostgreSQL's Unix socket when the
+    host is a socket directory (the embedded server's); `stop` and `start` at will."""
 
     def __init__(self, target: tuple[str, int]) -> None:
         self.target = target
@@ -50,7 +51,7 @@ class TcpProxy:
             except OSError:  # stopped
                 return
             try:
-                upstream = socket.create_connection(self.target, timeout=5)
+                upstream = self._connect()
             except OSError:
                 client.close()
                 continue
@@ -59,6 +60,15 @@ class TcpProxy:
                 self._open.update((client, upstream))
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _connect(self) -> socket.socket:
+        host, port = self.target
+        if not host.startswith("/"):
+            return socket.create_connection(self.target, timeout=5)
+        upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        upstream.settimeout(5)
+        upstream.connect(f"{host}/.s.PGSQL.{port}")
+        return upstream
 
     def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         try:
