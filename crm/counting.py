@@ -101,7 +101,7 @@ def count_bounded(
 def count_estimate(queryset: QuerySet[Any]) -> int:
     """The planner's row estimate for QUERYSET (EXPLAIN, no execution); 0 when it matches
     nothing by construction (an empty `in` list, `.none()`)."""
-    return _planned(queryset)[0]
+    return count_plan(queryset).rows
 
 
 def _planned(queryset: QuerySet[Any]) -> tuple[int, float, float]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.filters.peer import PeerQuery
 from bench.load import percentile
 from bench.profiling import RequestProfile
 
@@ -59,7 +60,7 @@ class Scenario:
     params: dict[str, Any] = field(default_factory=dict)  # GET query or POST body
     indexed: bool = True  # whether the goal for indexed filters applies
     note: str = ""
-    peer: str = ""  # the tag of the peer's query for it (bench.filters.peer), "" for none
+    peer: PeerQuery | None = None  # the peer's query for it (bench.filters.peer)
 
 
 @dataclass

@@ -39,7 +39,6 @@ from bench.filters.replay import (
 from bench.filters.scenarios import (
     deep_cursor,
     deep_position,
-    peer_queries_for,
     scenarios,
     tenant_size,
 )
@@ -188,7 +187,7 @@ def measure_filters(
             timing = measure_scenario(server, url, viewer, headers, scenario, repeat)
             figures.timings.append(timing)
         figures.deep_check = _deep_check(server, headers, cursor, first_id, figures.deep_position)
-        _peer_measured(channel, url, figures, peer_repeat)
+        _peer_measured(url, channel.pk, figures, peer_repeat)
         if can_index:
             _indexed_variants(channel, server, url, viewer, headers, chosen, repeat, figures)
         else:
@@ -199,18 +198,16 @@ def measure_filters(
     return figures
 
 
-def _peer_measured(channel: Channel, url: str, figures: FilterFigures, repeat: int) -> None:
+def _peer_measured(url: str, channel_id: int, figures: FilterFigures, repeat: int) -> None:
     """The peer's SQL of every scenario measured so far (bench.filters.peer)."""
     if repeat <= 0:
         figures.peer_note = "The peer's SQL was not measured (--peer-repeat 0)."
         return
-    queries = peer_queries_for(channel, figures)
     for timing in figures.timings:
-        query = queries.get(timing.scenario.peer)
-        if query is None:
+        if timing.scenario.peer is None:
             continue
         try:
-            timing.peer_ms = peer_timed(url, channel.pk, query, repeat)
+            timing.peer_ms = peer_timed(url, channel_id, timing.scenario.peer, repeat)
         except Exception as error:  # report it with the others
             timing.peer_error = f"{type(error).__name__}: {error}"
 

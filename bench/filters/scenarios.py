@@ -19,7 +19,7 @@ from bench.filters.figures import (
     FilterFigures,
     Scenario,
 )
-from bench.filters.peer import PEER_PAGE_SIZE, PeerQuery, peer_queries
+from bench.filters.peer import PEER_PAGE_SIZE, peer_queries
 
 NAME_PART = "김민서"  # a common given name: about 120 contacts of the big tenant
 
@@ -138,45 +138,36 @@ def scenarios(channel: Channel, figures: FilterFigures, deep_cursor: str) -> lis
     nothing_scan = {"and": [cond("profile.gender", "eq", "female"),
                             cond("lastSeenAt", "withinLastDays", 30),
                             cond(RANGE_KEY, "gt", 100_000)]}  # fmt: skip
+    digits = "".join(c for c in phone if c.isdigit()).removeprefix("0")
+    peers = peer_queries(
+        day=day, phone_digits=digits, name_part=name_part,
+        deep=deep // PAGE_SIZE * PEER_PAGE_SIZE,  # the peer's page 2,001, as ours
+        today=timezone.now().date(),
+    )  # fmt: skip
     return [
-        Scenario("No filter, page 1", "GET", {}, peer="page1"),
+        Scenario("No filter, page 1", "GET", {}, peer=peers["page1"]),
         Scenario(f"Cursor page after row {deep:,} (page {deep // PAGE_SIZE + 1:,})", "GET",
-                 {"since": deep_cursor}, peer="deep"),
+                 {"since": deep_cursor}, peer=peers["deep"]),
         Scenario("profile.gender = female (26 %)", "GET",
-                 filtered(cond("profile.gender", "eq", "female")), peer="gender"),
+                 filtered(cond("profile.gender", "eq", "female")), peer=peers["gender"]),
         Scenario(f"profile.signupDate = {day} ({100 * day_count / size:.2f} %)", "GET",
-                 filtered(cond("profile.signupDate", "eq", day)), peer="signup"),
+                 filtered(cond("profile.signupDate", "eq", day)), peer=peers["signup"]),
         Scenario(f"{RANGE_KEY} ≥ {RANGE_FROM:,} (range)", "GET",
-                 filtered(cond(RANGE_KEY, "gte", RANGE_FROM)), indexed=False, peer="points"),
+                 filtered(cond(RANGE_KEY, "gte", RANGE_FROM)), indexed=False, peer=peers["points"]),
         Scenario("lastSeenAt within last 7 days", "GET",
-                 filtered(cond("lastSeenAt", "withinLastDays", 7)), peer="seen7"),
+                 filtered(cond("lastSeenAt", "withinLastDays", 7)), peer=peers["seen7"]),
         Scenario("tags hasAny [vip] and hasNone [withdrawn]", "GET",
                  filtered({"and": [cond("tags", "hasAny", "vip"),
-                                   cond("tags", "hasNone", "withdrawn")]}), peer="tags"),
+                                   cond("tags", "hasNone", "withdrawn")]}), peer=peers["tags"]),
         Scenario(f"name contains “{name_part}”", "GET",
-                 filtered(cond("name", "contains", name_part)), peer="name"),
+                 filtered(cond("name", "contains", name_part)), peer=peers["name"]),
         Scenario("3 conditions, no match: planTier = vip, age < 18, tags hasAny [wholesale]",
-                 "POST", filtered(nothing_gin, "POST"), peer="gin3"),
+                 "POST", filtered(nothing_gin, "POST"), peer=peers["gin3"]),
         Scenario("3 conditions, no match: gender = female, lastSeenAt within 30 days, "
                  f"{RANGE_KEY} > 100,000", "POST", filtered(nothing_scan, "POST"),
-                 indexed=False, peer="worst3"),
-        Scenario(f"Quick search by phone `{phone}`", "GET", {"query": phone}, peer="phone"),
+                 indexed=False, peer=peers["worst3"]),
+        Scenario(f"Quick search by phone `{phone}`", "GET", {"query": phone}, peer=peers["phone"]),
     ]  # fmt: skip
-
-
-def peer_queries_for(channel: Channel, figures: FilterFigures) -> dict[str, PeerQuery]:
-    """The peer's queries with the values the scenarios picked (the same day, number, name),
-    its deep page being its page 2,001 as ours is."""
-    day, _ = _rare_signup_day(channel, 0.001)
-    phone = _a_mobile_number(channel)
-    digits = "".join(c for c in phone if c.isdigit()).removeprefix("0")
-    return peer_queries(
-        day=day,
-        phone_digits=digits,
-        name_part=NAME_PART,
-        deep=figures.deep_position // PAGE_SIZE * PEER_PAGE_SIZE,
-        today=timezone.now().date(),
-    )
 
 
 def deep_cursor(viewer: Viewer, position: int) -> tuple[str, int]:
