@@ -3,6 +3,8 @@ also inside a caller's transaction."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.db import OperationalError, connection, transaction
 
@@ -99,3 +101,18 @@ def test_a_statement_timeout_is_known_by_its_sqlstate() -> None:
         statement_timed_out(OperationalError("canceling statement due to statement timeout"))
         is False
     )
+
+
+@pytest.mark.django_db
+def test_the_apps_sessions_price_a_random_page_read_as_settings_say() -> None:
+    """DB_RANDOM_PAGE_COST (1.1 by default) reaches every connection of the app: the planner
+    then ANDs two indexed conditions' bitmaps instead of reading every page one of them names."""
+    from django.conf import settings
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW random_page_cost")
+        shown = cursor.fetchone()[0]
+
+    if "DB_RANDOM_PAGE_COST" not in os.environ:
+        assert settings.DB_RANDOM_PAGE_COST == "1.1"
+    assert float(shown) == float(settings.DB_RANDOM_PAGE_COST)
