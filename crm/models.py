@@ -7,8 +7,9 @@ import zoneinfo
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.utils import timezone
 
 from crm.permissions import Permission
 
@@ -39,7 +40,15 @@ class Channel(models.Model):
     plugin_key = models.CharField(max_length=64, unique=True, help_text="Public key of the SDK.")
     member_hash_secret = models.CharField(max_length=64, validators=[hex_secret_validator])
     require_member_hash = models.BooleanField(
-        default=False, help_text="Refuse SDK boots with a memberId but no valid memberHash."
+        default=True,
+        help_text="Refuse SDK boots with a memberId but no valid memberHash. Turned off, anyone "
+        "holding the public plugin key may boot as any member id: such a boot reads nothing of "
+        "the member and may only fill empty profile keys, but it is not proof of who calls.",
+    )
+    audit_retention_days = models.PositiveIntegerField(
+        default=365,
+        validators=[MinValueValidator(30), MaxValueValidator(3650)],
+        help_text="Days the audit log keeps a record (30 to 3650); older ones are purged.",
     )
     phone_number = models.CharField(
         max_length=20, blank=True, help_text="The issued phone number (E.164), for phone calls."
@@ -195,3 +204,69 @@ class RateLimitWindow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bucket} @ {self.window_start}: {self.hits}"
+
+
+class AuditAction(models.TextChoices):
+    """What an audit record says happened (docs/api.md, `GET /open/v5/audit-events`)."""
+
+    REVEAL = "reveal", "Revealed a masked value"
+    EXPORT = "export", "Exported contacts"
+    IMPORT = "import", "Imported contacts"
+    BULK = "bulk", "Bulk action"
+    USER_BLOCK = "user.block", "Blocked a contact"
+    USER_UNBLOCK = "user.unblock", "Unblocked a contact"
+    USER_DELETE = "user.delete", "Deleted a contact"
+    FIELD_CREATE = "field.create", "Created a profile field"
+    FIELD_CHANGE = "field.change", "Changed a profile field"
+    FIELD_DELETE = "field.delete", "Deleted a profile field"
+    MASKING_CHANGE = "masking.change", "Changed masking or sensitivity"
+    ROLE_CHANGE = "role.change", "Changed a role"
+    MANAGER_GRANT = "manager.grant", "Granted a manager access"
+    MANAGER_REVOKE = "manager.revoke", "Revoked a manager's access"
+    CREDENTIAL_GRANT = "credential.grant", "Granted an API credential"
+    CREDENTIAL_REVOKE = "credential.revoke", "Revoked an API credential"
+    WEBHOOK_CHANGE = "webhook.change", "Changed a webhook"
+    CHANNEL_CHANGE = "channel.change", "Changed the channel's settings"
+
+
+class ActorType(models.TextChoices):
+    MANAGER = "manager", "Manager"
+    CREDENTIAL = "credential", "API credential"
+    SYSTEM = "system", "System"
+
+
+class AuditEvent(models.Model):
+    """One record of the audit log (SPEC.md section 10): who did what to which contact or keys,
+    when and from where, and never a value nor the contact's name.
+
+    Channel, actor and target are plain ids, not foreign keys, so that deleting a manager, a
+    credential, a contact or a channel keeps the records (the actor's name is kept as it was).
+    Append-only, enforced by PostgreSQL (migration crm 0003): a trigger refuses every UPDATE, and
+    every DELETE of a record younger than its channel's retention; `crm.audit.audit_purge` is the
+    one path that deletes."""
+
+    channel_id = models.BigIntegerField()
+    actor_type = models.CharField(max_length=16, choices=ActorType.choices)
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    actor_name = models.CharField(max_length=254, blank=True)
+    action = models.CharField(max_length=32, choices=AuditAction.choices)
+    target_user_id = models.BigIntegerField(null=True, blank=True)
+    keys = ArrayField(models.CharField(max_length=80), default=list, blank=True)
+    # What the action was about beyond keys, never a value: counts, a job id, a field's type,
+    # the permissions a role gained or lost, an export's reason.
+    detail = models.JSONField(default=dict, blank=True)
+    address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["channel_id", "-created_at", "-id"], name="audit_channel_time_idx"
+            ),
+            models.Index(fields=["created_at"], name="audit_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} by {self.actor_name or self.actor_type}"

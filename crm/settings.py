@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "profile_schema",
+    "masking",
     "contacts",
     "conversations",
 ]
@@ -76,6 +77,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "crm.audit.AuditRequestMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

@@ -29,6 +29,7 @@ from django.utils import timezone
 from django_tasks import TaskContext, TaskResultStatus, task
 from django_tasks.exceptions import TaskResultDoesNotExist, TaskResultMismatch
 
+from crm.audit import audit_purge
 from crm.jobs.models import PeriodicSchedule
 from crm.jobs.queue import database_queue, task_abandon
 from crm.jobs.services import jobs_requeue_stale
@@ -68,6 +69,7 @@ def periodic_builtins_register() -> None:
         name="ratelimit.purge", run=rate_limit_windows_purge, every=timedelta(minutes=10)
     )
     periodic_hook_register(name="tasks.prune", run=task_results_prune, every=timedelta(hours=1))
+    periodic_hook_register(name="audit.purge", run=audit_purge, every=timedelta(hours=6))
 
 
 def periodic_ensure() -> bool:
