@@ -17,6 +17,7 @@ from crm.api import StrictSerializer, page_limit, query_check, refusals
 from crm.api_auth import OpenApiView
 from crm.json_input import json_input_decode
 from crm.permissions import Permission
+from masking.policy import MaskingPolicy, policy_for
 
 LIST_PARAMETERS = [
     OpenApiParameter("query", str, description="Quick search over name, mobile number and email."),
@@ -71,9 +72,9 @@ class SegmentListEnvelope(serializers.Serializer):
     segments = SegmentSerializer(many=True)
 
 
-def page_body(page: ContactPage) -> dict[str, Any]:
+def page_body(page: ContactPage, policy: MaskingPolicy) -> dict[str, Any]:
     return {
-        "users": [user_object(contact) for contact in page.contacts],
+        "users": [user_object(contact, policy=policy) for contact in page.contacts],
         "next": page.next,
         "count": {"value": page.count.value, "exact": page.count.exact},
     }
@@ -106,7 +107,7 @@ class UserListView(OpenApiView):
             limit=page_limit(params.get("limit")),
             since=params.get("since"),
         )
-        return Response(page_body(page))
+        return Response(page_body(page, policy_for(self.viewer)))
 
 
 class UserSearchView(OpenApiView):
@@ -132,7 +133,7 @@ class UserSearchView(OpenApiView):
             limit=data.get("limit", 25),
             since=data.get("since") or None,
         )
-        return Response(page_body(page))
+        return Response(page_body(page, policy_for(self.viewer)))
 
 
 class SegmentListView(OpenApiView):
@@ -145,7 +146,9 @@ class SegmentListView(OpenApiView):
     )
     def get(self, request: Request) -> Response:
         found = segment_list(viewer=self.viewer)
-        return Response({"segments": [segment_object(s) for s in found]})
+        return Response(
+            {"segments": [segment_object(s, policy=policy_for(self.viewer)) for s in found]}
+        )
 
     @extend_schema(
         request=SegmentSerializer,
@@ -161,7 +164,9 @@ class SegmentListView(OpenApiView):
             name=body.validated_data["name"],
             filter=body.validated_data["filter"],
         )
-        return Response({"segment": segment_object(created)}, status=201)
+        return Response(
+            {"segment": segment_object(created, policy=policy_for(self.viewer))}, status=201
+        )
 
 
 class SegmentDetailView(OpenApiView):
@@ -178,7 +183,7 @@ class SegmentDetailView(OpenApiView):
     )
     def get(self, request: Request, id: str) -> Response:
         segment = segment_get(viewer=self.viewer, segment_id=id)
-        return Response({"segment": segment_object(segment)})
+        return Response({"segment": segment_object(segment, policy=policy_for(self.viewer))})
 
     @extend_schema(
         request=SegmentSerializer(partial=True),
@@ -196,7 +201,7 @@ class SegmentDetailView(OpenApiView):
             name=body.validated_data.get("name"),
             filter=body.validated_data.get("filter"),
         )
-        return Response({"segment": segment_object(updated)})
+        return Response({"segment": segment_object(updated, policy=policy_for(self.viewer))})
 
     @extend_schema(
         responses={204: None, **refusals(404)}, operation_id="segments_delete", tags=["segments"]
@@ -229,4 +234,4 @@ class SegmentUsersView(OpenApiView):
             since=params.get("since"),
             list_name=f"segment{segment.pk}",
         )
-        return Response(page_body(page))
+        return Response(page_body(page, policy_for(self.viewer)))

@@ -20,13 +20,14 @@ from rest_framework.response import Response
 
 from contacts.api import inputs
 from contacts.models import ContactType
-from contacts.representation import event_object, user_object
+from contacts.representation import event_object, own_sensitive_values, user_object
 from contacts.selectors.contacts import contact_get, contact_get_by_member_id
 from contacts.selectors.events import SORT_ORDERS, contact_events_page
 from contacts.services import events, profile
 from crm.api import PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, refusals
 from crm.api_auth import OpenApiView
 from crm.permissions import Permission
+from masking.policy import policy_for
 
 TAGS = ["users"]
 
@@ -164,8 +165,8 @@ EVENT_LIST_PARAMETERS = [
 ]
 
 
-def _user(contact: Any, code: int = status.HTTP_200_OK) -> Response:
-    return Response({"user": user_object(contact)}, status=code)
+def _user(view: OpenApiView, contact: Any, code: int = status.HTTP_200_OK) -> Response:
+    return Response({"user": user_object(contact, policy=policy_for(view.viewer))}, status=code)
 
 
 # --- views ---------------------------------------------------------------------------------
@@ -186,7 +187,7 @@ class UsersView(OpenApiView):
             channel=self.viewer.channel, body=request.data, creating=True
         )
         contact = profile.contact_create(viewer=self.viewer, values=values)
-        return _user(contact, status.HTTP_201_CREATED)
+        return _user(self, contact, status.HTTP_201_CREATED)
 
 
 class UserView(OpenApiView):
@@ -204,7 +205,7 @@ class UserView(OpenApiView):
     )
     def get(self, request: Request, id: str) -> Response:
         """One user; needs contacts_view."""
-        return _user(contact_get(viewer=self.viewer, contact_id=id))
+        return _user(self, contact_get(viewer=self.viewer, contact_id=id))
 
     @extend_schema(
         operation_id="users_update",
@@ -217,7 +218,9 @@ class UserView(OpenApiView):
         """Set/remove profile keys, fill empty ones, replace tags, set opt-outs; contacts_edit."""
         contact = contact_get(viewer=self.viewer, contact_id=id)
         values = inputs.contact_input_parse(channel=self.viewer.channel, body=request.data)
-        return _user(profile.contact_update(viewer=self.viewer, contact=contact, values=values))
+        return _user(
+            self, profile.contact_update(viewer=self.viewer, contact=contact, values=values)
+        )
 
     @extend_schema(
         operation_id="users_delete",
@@ -248,7 +251,7 @@ class MemberView(OpenApiView):
     )
     def get(self, request: Request, memberId: str) -> Response:
         """One user by member id; needs contacts_view."""
-        return _user(contact_get_by_member_id(viewer=self.viewer, member_id=memberId))
+        return _user(self, contact_get_by_member_id(viewer=self.viewer, member_id=memberId))
 
     @extend_schema(
         operation_id="users_upsert_by_member_id",
@@ -269,7 +272,7 @@ class MemberView(OpenApiView):
         contact, created = profile.contact_upsert_by_member_id(
             viewer=self.viewer, member_id=memberId, values=values
         )
-        return _user(contact, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return _user(self, contact, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(
         operation_id="users_delete_by_member_id",
@@ -299,7 +302,9 @@ class UserBlockView(OpenApiView):
         """Block (who, when, why are recorded; a blocked user stays as blocked); needs block."""
         contact = contact_get(viewer=self.viewer, contact_id=id)
         reason = inputs.block_reason_parse(body=request.data)
-        return _user(profile.contact_block(viewer=self.viewer, contact=contact, reason=reason))
+        return _user(
+            self, profile.contact_block(viewer=self.viewer, contact=contact, reason=reason)
+        )
 
     @extend_schema(
         operation_id="users_unblock",
@@ -311,7 +316,7 @@ class UserBlockView(OpenApiView):
     def delete(self, request: Request, id: str) -> Response:
         """Unblock; needs block."""
         contact = contact_get(viewer=self.viewer, contact_id=id)
-        return _user(profile.contact_unblock(viewer=self.viewer, contact=contact))
+        return _user(self, profile.contact_unblock(viewer=self.viewer, contact=contact))
 
 
 class UserTouchView(OpenApiView):
@@ -327,7 +332,7 @@ class UserTouchView(OpenApiView):
     def post(self, request: Request, id: str) -> Response:
         """Count a visit now: lastSeenAt and sessionsCount (no platform); needs contacts_edit."""
         contact = contact_get(viewer=self.viewer, contact_id=id)
-        return _user(profile.contact_touch(viewer=self.viewer, contact=contact))
+        return _user(self, profile.contact_touch(viewer=self.viewer, contact=contact))
 
 
 class UserEventsView(OpenApiView):
@@ -348,7 +353,10 @@ class UserEventsView(OpenApiView):
         page = contact_events_page(
             viewer=self.viewer, contact=contact, order=order, limit=limit, after=after
         )
-        return Response({"events": [event_object(e) for e in page.events], "next": page.next})
+        policy = policy_for(self.viewer)
+        own = own_sensitive_values(contact, policy)
+        shown = [event_object(e, policy=policy, own_values=own) for e in page.events]
+        return Response({"events": shown, "next": page.next})
 
     @extend_schema(
         operation_id="users_events_create",
@@ -362,4 +370,6 @@ class UserEventsView(OpenApiView):
         contact = contact_get(viewer=self.viewer, contact_id=id)
         name, properties = inputs.event_input_parse(body=request.data)
         event = events.contact_event_track(contact=contact, name=name, properties=properties)
-        return Response({"event": event_object(event)}, status=status.HTTP_201_CREATED)
+        policy = policy_for(self.viewer)
+        shown = event_object(event, policy=policy, own_values=own_sensitive_values(contact, policy))
+        return Response({"event": shown}, status=status.HTTP_201_CREATED)

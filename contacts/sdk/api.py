@@ -28,6 +28,7 @@ from crm.errors import AuthenticationFailed, RateLimited
 from crm.models import Channel
 from crm.ratelimit import limit_parse, rate_limit_hit
 from crm.renderers import FastJSONRenderer
+from masking.policy import unmasked
 
 SESSION_HEADER = OpenApiParameter(
     "x-session-token",
@@ -118,7 +119,7 @@ class BootView(SdkView):
         result = boot.contact_boot(channel=channel, boot=asked, visit=visit)
         return Response(
             {
-                "user": user_object(result.contact),
+                "user": user_object(result.contact, policy=unmasked(channel.pk)),
                 "veilId": result.veil_id,
                 "sessionToken": result.session_token,
             }
@@ -148,7 +149,7 @@ class UserView(SdkView):
             unsubscribe_texting=data.get("unsubscribeTexting"),
         )
         contact = profile.contact_sdk_update(contact=contact, values=values)
-        return Response({"user": user_object(contact)})
+        return Response({"user": user_object(contact, policy=unmasked(contact.channel_id))})
 
 
 class EventsView(SdkView):
@@ -169,7 +170,12 @@ class EventsView(SdkView):
         )
         event = events.contact_event_track(contact=contact, name=name, properties=properties)
         contact.refresh_from_db()
-        return Response({"event": event_object(event), "user": user_object(contact)})
+        return Response(
+            {
+                "event": event_object(event, policy=unmasked(contact.channel_id)),
+                "user": user_object(contact, policy=unmasked(contact.channel_id)),
+            }
+        )
 
 
 class TagsView(SdkView):
@@ -190,4 +196,4 @@ class TagsView(SdkView):
             add=body.validated_data.get("add", []),
             remove=body.validated_data.get("remove", []),
         )
-        return Response({"user": user_object(contact)})
+        return Response({"user": user_object(contact, policy=unmasked(contact.channel_id))})
