@@ -23,7 +23,9 @@ always a string, whatever the field's type, so that a client never mistakes it f
 
 from __future__ import annotations
 
+import functools
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import phonenumbers
@@ -62,10 +64,60 @@ def phone_mask(value: Any) -> str:
     """VALUE (a phone number, E.164 as stored, or any common form) partly masked."""
     if not isinstance(value, str):
         return FULL_MASK
+    if _E164.fullmatch(value):
+        shape = _shape(value[:_SHAPE_PREFIX], len(value))
+        if shape is not None:
+            return _shape_fill(shape, value)
     number = _phone_parse(value)
     if number is None:
         return FULL_MASK
     return _formatted_mask(phone_format(number))
+
+
+# Formatting a number costs some 20 microseconds, and a page of 25 contacts may hold 50; but
+# numbers that share their country code, their leading digits and their length are written in
+# the same groups. A stored (E.164) number is masked through the shape of the first number of
+# its kind: the masked text with each shown digit's place in the E.164 string.
+_E164 = re.compile(r"\+[1-9]\d{6,14}")
+_SHAPE_PREFIX = 7  # '+', the country code and the leading digits that pick the grouping
+
+
+@dataclass(frozen=True)
+class _Shape:
+    parts: tuple[str | int, ...]  # literal text, or the index of a digit of the E.164 string
+
+
+@functools.lru_cache(maxsize=4096)
+def _shape(prefix: str, length: int) -> _Shape | None:
+    """The shape of the E.164 numbers starting with PREFIX of LENGTH characters (None when
+    such numbers do not format consistently: they go the slow way)."""
+    sample = prefix + "5" * (length - len(prefix))
+    number = _phone_parse(sample)
+    if number is None:
+        return None
+    formatted = phone_format(number)
+    national = phonenumbers.national_significant_number(number)
+    if not sample.endswith(national):
+        return None
+    masked = _formatted_mask(formatted)
+    # The formatted digits end with the national significant number, which ends the E.164 one.
+    digit_positions = [i for i, ch in enumerate(formatted) if ch.isdigit()]
+    first_national = len(digit_positions) - len(national)
+    if first_national < 0:
+        return None
+    parts: list[str | int] = []
+    for position, ch in enumerate(masked):
+        if position in digit_positions and ch != MASK_CHAR:
+            rank = digit_positions.index(position)
+            if rank >= first_national:
+                parts.append(length - len(national) + rank - first_national)
+                continue
+        parts.append(ch)
+    return _Shape(parts=tuple(parts))
+
+
+def _shape_fill(shape: _Shape, value: str) -> str:
+    return "".join(value[part] if isinstance(part, int) else part for part in shape.parts)
 
 
 def _formatted_mask(formatted: str) -> str:

@@ -78,3 +78,35 @@ def test_partial_mask_picks_by_the_value() -> None:
     assert partial_mask("+821012345678") == "010-****-5678"
     assert partial_mask("plain text") == FULL_MASK
     assert partial_mask(1234) == FULL_MASK
+
+
+def test_the_shape_of_a_kind_of_number_masks_like_formatting_each_one() -> None:
+    """Stored numbers are masked through the shape of the first number of their kind (same
+    first seven characters and length): it must equal formatting each number anew, for every
+    region's example mobile and fixed-line numbers with random digits after that prefix."""
+    import random
+
+    import phonenumbers
+
+    from masking.maskers import _formatted_mask, phone_format
+
+    rng = random.Random(17)
+    samples = []
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            e164 = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+            for _ in range(5):  # the same prefix with any other digits after it
+                tail = "".join(rng.choice("0123456789") for _ in range(len(e164) - 7))
+                samples.append(e164[:7] + tail)
+    assert len(samples) > 1000
+    for e164 in samples:
+        number = phonenumbers.parse(e164)
+        slow = (
+            _formatted_mask(phone_format(number))
+            if phonenumbers.is_possible_number(number)
+            else FULL_MASK
+        )
+        assert phone_mask(e164) == slow, e164
