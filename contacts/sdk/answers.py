@@ -3,14 +3,15 @@ to an unverified one only what the caller sent and the call wrote (contacts.serv
 
 The unverified object has no `id` (sequential ids would tell an old member from one created a
 moment ago, and when), no stored name or value, no tags, no visit figures, no device, no
-`blocked`: only the channel, the member id the caller sent, the type that member id implies, the
-profile keys this call filled, the language it set and the opt-outs it turned on."""
+`blocked`: only the channel, the member id the caller sent, the type that member id implies
+("member"), the profile keys this call filled, the language it set and the opt-outs it turned
+on."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from contacts.models import Contact, ContactType
+from contacts.models import Contact
 from contacts.representation import user_object
 from contacts.services.unverified import CallerView
 from crm.errors import Problem
@@ -31,8 +32,8 @@ def caller_user_object(contact: Contact, caller: CallerView) -> dict[str, Any]:
     user: dict[str, Any] = {
         "channelId": str(contact.channel_id),
         "memberId": contact.member_id,
-        "type": ContactType.MEMBER.value,
-        "member": True,
+        "type": contact.type,
+        "member": contact.member_id is not None,
         "profile": dict(caller.written),
         "masked": [],
     }

@@ -138,8 +138,9 @@ def session_token_issue(*, contact: Contact, verified: bool) -> str:
 def session_get(*, token: str | None) -> SdkSession:
     """The session a token names; AuthenticationFailed when invalid, old or its contact gone.
 
-    A token without the verified mark (issued before sessions carried it) counts as unverified:
-    the next boot, on the next page view, issues a marked one."""
+    A token without the verified mark (issued before sessions carried it) is verified when it
+    names a contact that is no member (only a device's own boot issued those) and unverified
+    when it names a member: the next boot, on the next page view, issues a marked one."""
     if not token:
         raise AuthenticationFailed("The x-session-token header is missing; boot first.")
     try:
@@ -155,7 +156,8 @@ def session_get(*, token: str | None) -> SdkSession:
     )
     if contact is None:
         raise AuthenticationFailed("The session's contact no longer exists; boot again.")
-    return SdkSession(contact=contact, verified=data.get("v") == 1)
+    verified = data["v"] == 1 if "v" in data else contact.member_id is None
+    return SdkSession(contact=contact, verified=verified)
 
 
 def session_is_verified(*, token: str | None) -> bool:

@@ -381,7 +381,7 @@ def test_a_checkout_in_an_unverified_session_fills_an_empty_checkout_time(
 
 
 @pytest.mark.django_db
-def test_a_session_token_without_the_verified_mark_is_unverified(
+def test_a_session_token_without_the_verified_mark_is_unverified_for_a_member(
     lenient: Channel, member: Contact
 ) -> None:
     sdk = attacker(lenient)
@@ -392,6 +392,20 @@ def test_a_session_token_without_the_verified_mark_is_unverified(
     assert response.json()["ignored"][0]["code"] == "stored_value_kept"
     assert_no_marker(response)
     assert stored(member)[0] == STORED_PROFILE
+
+
+@pytest.mark.django_db
+def test_a_session_token_without_the_verified_mark_is_a_devices_own_for_a_non_member(
+    lenient: Channel,
+) -> None:
+    sdk = attacker(lenient)
+    device = Contact.objects.get(pk=sdk.boot(tags=["vip"]).json()["user"]["id"])
+    sdk.token = signing.dumps({"ch": lenient.pk, "c": device.pk}, salt=SESSION_TOKEN_SALT)
+
+    response = sdk.call("tags", {"remove": ["vip"]})
+
+    assert session_is_verified(token=sdk.token) is True
+    assert (response.json()["ignored"], response.json()["user"]["tags"]) == ([], [])
 
 
 # --- verified boots, and channels that require the hash -----------------------------------------
