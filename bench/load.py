@@ -3,7 +3,8 @@
 Run as a separate process, so its CPU is not the server's:
 
     python -m bench.load --url http://127.0.0.1:8123/sdk/v1/boot --plugin-key KEY \\
-        --mix new --connections 8 --duration 20 [--warmup 3] [--pool FILE] [--run-id ID]
+        --member-hash-secret SECRET --mix new --connections 8 --duration 20 [--warmup 3] \\
+        [--pool FILE] [--run-id ID]
 
 N connections each send one boot, wait for the whole answer, then send the next one (a closed
 loop), for WARMUP seconds that are not recorded and then DURATION seconds that are. It stops by
@@ -17,7 +18,9 @@ Mixes:
 - ``returning``: a signed-in member coming back: memberId from POOL (one JSON object a line:
   memberId, name, email, mobileNumber as stored), each used once, starting at --pool-offset.
 
-Every body carries a page URL with UTM parameters, a referrer and a Chrome user agent. The result
+Every body carries a page URL with UTM parameters, a referrer and a Chrome user agent, and with
+--member-hash-secret the memberHash a shop's server would compute (channels require it by
+default; a boot without it is refused, or is an unverified boot where allowed). The result
 is one JSON object on stdout: counts, status codes, throughput and latency percentiles (ms).
 """
 
@@ -25,6 +28,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
+import hmac
 import itertools
 import json
 import math
@@ -72,7 +77,18 @@ def _page(rng: random.Random, number: int) -> dict[str, str]:
     }
 
 
-def new_bodies(plugin_key: str, run_id: str, seed: int) -> Iterator[dict[str, Any]]:
+def signed(body: dict[str, Any], secret: str | None) -> dict[str, Any]:
+    """BODY with the memberHash of its memberId (hex HMAC-SHA256 keyed by the hex SECRET), as
+    the shop's server computes it; BODY as it is without a secret."""
+    if secret:
+        digest = hmac.new(bytes.fromhex(secret), body["memberId"].encode(), hashlib.sha256)
+        body["memberHash"] = digest.hexdigest()
+    return body
+
+
+def new_bodies(
+    plugin_key: str, run_id: str, seed: int, secret: str | None = None
+) -> Iterator[dict[str, Any]]:
     """Endless first boots: fresh memberId and veilId, a profile typed into a sign-up form."""
     rng = random.Random(seed)
     number = 0
@@ -82,7 +98,7 @@ def new_bodies(plugin_key: str, run_id: str, seed: int) -> Iterator[dict[str, An
         # 010-2000-0000 … 010-9999-9999, without 010-597x/598x, which phonenumbers refuses.
         block = rng.choice((rng.randrange(2000, 5970), rng.randrange(6000, 10000)))
         digits = f"{block}{rng.randrange(10**4):04d}"
-        yield {
+        body = {
             "pluginKey": plugin_key,
             "memberId": f"load-{run_id}-{number}",
             "veilId": f"lv{run_id}x{number:012d}",
@@ -95,17 +111,18 @@ def new_bodies(plugin_key: str, run_id: str, seed: int) -> Iterator[dict[str, An
             "page": _page(rng, number),
             "device": {"platform": "web", "userAgent": CHROME_UA},
         }
+        yield signed(body, secret)
 
 
 def returning_bodies(
-    plugin_key: str, pool: list[dict[str, Any]], offset: int, seed: int
+    plugin_key: str, pool: list[dict[str, Any]], offset: int, seed: int, secret: str | None = None
 ) -> Iterator[dict[str, Any]]:
     """Boots of known members, each member once (wrapping around when the pool runs out)."""
     rng = random.Random(seed)
     for index in range(offset, offset + 10**9):
         member = pool[index % len(pool)]
         profile = {k: member[k] for k in ("name", "email", "mobileNumber") if member.get(k)}
-        yield {
+        body = {
             "pluginKey": plugin_key,
             "memberId": member["memberId"],
             "profile": profile,
@@ -113,6 +130,7 @@ def returning_bodies(
             "page": _page(rng, index),
             "device": {"platform": "web", "userAgent": CHROME_UA},
         }
+        yield signed(body, secret)
 
 
 @dataclass
@@ -260,6 +278,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__)
     parser.add_argument("--url", required=True)
     parser.add_argument("--plugin-key", required=True)
+    parser.add_argument(
+        "--member-hash-secret", help="The channel's member-hash secret: sign each memberId."
+    )
     parser.add_argument("--mix", choices=["new", "returning"], default="new")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--duration", type=float, default=20.0, help="Recorded seconds.")
@@ -276,9 +297,11 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--mix returning needs --pool")
         with open(args.pool, encoding="utf-8") as lines:
             pool = [json.loads(line) for line in lines if line.strip()]
-        bodies = returning_bodies(args.plugin_key, pool, args.pool_offset, args.seed)
+        bodies = returning_bodies(
+            args.plugin_key, pool, args.pool_offset, args.seed, args.member_hash_secret
+        )
     else:
-        bodies = new_bodies(args.plugin_key, args.run_id, args.seed)
+        bodies = new_bodies(args.plugin_key, args.run_id, args.seed, args.member_hash_secret)
     result = asyncio.run(
         run_load(
             args.url,

@@ -64,11 +64,15 @@ def channel_create(
     name: str,
     plan: str = Plan.FREE,
     timezone: str = "Asia/Seoul",
-    require_member_hash: bool = False,
+    require_member_hash: bool = True,
     plugin_key: str | None = None,
     member_hash_secret: str | None = None,
 ) -> Channel:
     """Create a channel with its default roles (owner, basic), and no profile fields yet.
+
+    A new channel requires the member hash of SDK boots that name a member; turning that off
+    (REQUIRE_MEMBER_HASH False) lets anyone holding the public plugin key boot as any member id,
+    and such boots are then held to the unverified rules (docs/sdk.md).
 
     A channel that takes contacts is opened with crm.provisioning.channel_provision, which adds
     the preset profile fields (profile_schema sits above crm and installs them)."""

@@ -50,11 +50,14 @@ def cpu_groups(server: Server | None) -> dict[str, list[int]]:
 
 
 def load_command(
-    server: Server, plugin_key: str, mix: str, connections: int, seconds: float, warmup: float
+    server: Server, channel: Channel, mix: str, connections: int, seconds: float, warmup: float
 ) -> list[str]:
+    """The load generator's command line: boots of CHANNEL's members, signed as a shop's server
+    signs them (the channel requires the member hash)."""
     return [
         sys.executable, "-m", "bench.load", "--url", f"{server.url}{BOOT_PATH}",
-        "--plugin-key", plugin_key, "--mix", mix, "--connections", str(connections),
+        "--plugin-key", channel.plugin_key, "--member-hash-secret", channel.member_hash_secret,
+        "--mix", mix, "--connections", str(connections),
         "--duration", f"{seconds:g}", "--warmup", f"{warmup:g}",
     ]  # fmt: skip
 
@@ -72,7 +75,7 @@ def load_run(
     groups: dict[str, list[int]],
     database_url: str,
 ) -> LoadRun:
-    command = load_command(server, channel.plugin_key, mix, connections, seconds, warmup)
+    command = load_command(server, channel, mix, connections, seconds, warmup)
     extra = ["--run-id", run_id]
     if mix == "returning":
         extra += ["--pool", str(pool_path), "--pool-offset", str(pool_offset)]

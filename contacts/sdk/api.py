@@ -16,12 +16,13 @@ from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from contacts.models import Contact
-from contacts.representation import event_object, user_object
+from contacts.representation import event_object
 from contacts.sdk import serializers as s
+from contacts.sdk.answers import ignored_objects, sdk_user_object
 from contacts.sdk.context import visit_context
 from contacts.sdk.shapes import boot_body_clean
 from contacts.services import boot, events, profile
+from contacts.services.unverified import CallerView
 from contacts.services.values import ContactInput
 from crm.api import RateLimitedView, sdk_refusals
 from crm.errors import AuthenticationFailed, RateLimited
@@ -76,14 +77,15 @@ class SdkView(RateLimitedView):
         if not self.rate.allowed:
             raise RateLimited(self.rate.retry_after)
 
-    def session_contact(self, request: Request) -> Contact:
+    def session(self, request: Request) -> boot.SdkSession:
+        """The session of the request's x-session-token (401 when missing or invalid)."""
         try:
-            contact = boot.session_contact_get(token=request.headers.get("x-session-token"))
+            session = boot.session_get(token=request.headers.get("x-session-token"))
         except AuthenticationFailed:
             self.rate_limit(request, None)
             raise
-        self.rate_limit(request, contact.channel)
-        return contact
+        self.rate_limit(request, session.contact.channel)
+        return session
 
 
 class BootView(SdkView):
@@ -119,9 +121,11 @@ class BootView(SdkView):
         result = boot.contact_boot(channel=channel, boot=asked, visit=visit)
         return Response(
             {
-                "user": user_object(result.contact, policy=unmasked(channel.pk)),
+                "user": sdk_user_object(result.contact, result.caller),
                 "veilId": result.veil_id,
                 "sessionToken": result.session_token,
+                "verified": result.verified,
+                "ignored": ignored_objects(result.caller),
             }
         )
 
@@ -136,7 +140,7 @@ class UserView(SdkView):
     )
     def post(self, request: Request) -> Response:
         """updateUser: profile, profileOnce, tags (replaced), language, opt-outs."""
-        contact = self.session_contact(request)
+        session = self.session(request)
         body = s.ProfileWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -148,8 +152,15 @@ class UserView(SdkView):
             unsubscribe_email=data.get("unsubscribeEmail"),
             unsubscribe_texting=data.get("unsubscribeTexting"),
         )
-        contact = profile.contact_sdk_update(contact=contact, values=values)
-        return Response({"user": user_object(contact, policy=unmasked(contact.channel_id))})
+        written = profile.contact_sdk_update(
+            contact=session.contact, values=values, verified=session.verified
+        )
+        return Response(
+            {
+                "user": sdk_user_object(written.contact, written.caller),
+                "ignored": ignored_objects(written.caller),
+            }
+        )
 
 
 class EventsView(SdkView):
@@ -162,18 +173,24 @@ class EventsView(SdkView):
     )
     def post(self, request: Request) -> Response:
         """track: record an event of the session's contact."""
-        contact = self.session_contact(request)
+        session = self.session(request)
+        contact = session.contact
         body = s.EventRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         name, properties = events.event_values_clean(
             name=body.validated_data["name"], properties=body.validated_data.get("property")
         )
-        event = events.contact_event_track(contact=contact, name=name, properties=properties)
-        contact.refresh_from_db()
+        event = events.contact_event_track(
+            contact=contact, name=name, properties=properties, fill_only=not session.verified
+        )
+        caller = None if session.verified else CallerView()
+        if session.verified:
+            contact.refresh_from_db()
         return Response(
             {
+                # The event is the caller's own: what it sent, shown as sent.
                 "event": event_object(event, policy=unmasked(contact.channel_id)),
-                "user": user_object(contact, policy=unmasked(contact.channel_id)),
+                "user": sdk_user_object(contact, caller),
             }
         )
 
@@ -188,12 +205,18 @@ class TagsView(SdkView):
     )
     def post(self, request: Request) -> Response:
         """addTags / removeTags."""
-        contact = self.session_contact(request)
+        session = self.session(request)
         body = s.TagsRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        contact = profile.contact_sdk_tags_change(
-            contact=contact,
+        written = profile.contact_sdk_tags_change(
+            contact=session.contact,
             add=body.validated_data.get("add", []),
             remove=body.validated_data.get("remove", []),
+            verified=session.verified,
         )
-        return Response({"user": user_object(contact, policy=unmasked(contact.channel_id))})
+        return Response(
+            {
+                "user": sdk_user_object(written.contact, written.caller),
+                "ignored": ignored_objects(written.caller),
+            }
+        )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from crm.api import ProblemSerializer
+
 
 class PageSerializer(serializers.Serializer):
     url = serializers.CharField(max_length=4096, required=False, allow_blank=True)
@@ -57,16 +59,38 @@ class TagsRequestSerializer(serializers.Serializer):
     remove = serializers.ListField(child=serializers.JSONField(), required=False, max_length=100)
 
 
+USER_HELP = (
+    "The user object (docs/api.md), unmasked: the customer's own data. To a session whose boot "
+    "named a memberId without a valid memberHash (unverified) only what the call sent and wrote: "
+    "channelId, memberId, type, member, the profile keys this call filled (name with "
+    "profile.name), language and opt-outs when it set them, masked; no id, no stored value."
+)
+
+
+class IgnoredSerializer(ProblemSerializer):
+    """A part of the request an unverified call left out (a stored value kept, a removal, a tag
+    change)."""
+
+
 class UserResponseSerializer(serializers.Serializer):
     """Documents the user object (docs/api.md) in the OpenAPI schema."""
 
-    user = serializers.DictField()
+    user = serializers.DictField(help_text=USER_HELP)
+    ignored = IgnoredSerializer(
+        many=True,
+        help_text="What an unverified call left out, one item a key; empty when verified.",
+    )
 
 
 class BootResponseSerializer(UserResponseSerializer):
     veilId = serializers.CharField(allow_null=True)
     sessionToken = serializers.CharField()
+    verified = serializers.BooleanField(
+        help_text="False when the boot named a memberId without a valid memberHash (allowed only "
+        "where the channel does not require it): the session token is then unverified too."
+    )
 
 
 class EventResponseSerializer(serializers.Serializer):
     event = serializers.DictField()
+    user = serializers.DictField(help_text=USER_HELP)

@@ -2,7 +2,11 @@
 
 A boot finds or creates the visitor (by member id, else by device id), records the visit and
 merges a device's anonymous contact into the member it turns out to be. It is the hottest
-request of the product: usually three statements, no second read of the contact."""
+request of the product: usually three statements, no second read of the contact.
+
+A boot that names a member without a valid member hash (where the channel allows it) is
+unverified: it follows contacts.services.unverified (fill empty keys only, merge nothing, answer
+nothing stored), and so does every call made with its session token."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from typing import Any
 
 from django.core import signing
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from contacts.models import Contact
@@ -26,11 +31,12 @@ from contacts.services.atomic import contact_upsert_returning
 from contacts.services.change import ContactChange
 from contacts.services.merge import contact_merge_device_into_member
 from contacts.services.tags import tag_catalogue_ensure
+from contacts.services.unverified import CallerView, caller_view, change_restrict, stored_lock
 from contacts.services.values import problems_collect, profile_input_clean, tags_input_clean
 from crm.errors import AuthenticationFailed
 from crm.models import Channel
 from profile_schema.locks import ChannelGone, schema_read_lock
-from profile_schema.models import ProfileField
+from profile_schema.models import PROFILE_PREFIX, ProfileField
 from profile_schema.validation import (
     ProfileValidationError,
     profile_fields_by_key,
@@ -43,12 +49,33 @@ SESSION_TOKEN_MAX_AGE = 60 * 60 * 24 * 30
 
 @dataclass(frozen=True)
 class BootResult:
-    """The booted contact as stored, its device's veil id, the session token, whether new."""
+    """The booted contact as stored, its device's veil id, the session token, whether new.
+
+    An unverified boot (a member id without a valid hash) carries CALLER, what its answer may
+    say; a verified one has none and answers the contact in full."""
 
     contact: Contact
     veil_id: str | None
     session_token: str
     created: bool
+    caller: CallerView | None = None
+
+    @property
+    def verified(self) -> bool:
+        return self.caller is None
+
+
+@dataclass(frozen=True)
+class SdkSession:
+    """The contact a session token names, and whether the boot that issued it proved it.
+
+    A session is verified when its boot was a device's own (found by the veil id the device
+    holds) or a member's with a valid member hash; it is unverified when the boot named a member
+    without one. Unverified sessions follow contacts.services.unverified and reach none of the
+    member's conversations."""
+
+    contact: Contact
+    verified: bool
 
 
 # How long a process trusts a channel it looked up by plugin key. The settings a boot reads
@@ -88,24 +115,32 @@ def member_hash(*, secret: str, member_id: str) -> str:
     return hmac.new(bytes.fromhex(secret), member_id.encode(), hashlib.sha256).hexdigest()
 
 
-def member_hash_check(*, channel: Channel, member_id: str, given: str | None) -> None:
-    """Refuse a wrong hash always, and a missing one when the channel requires it."""
+def member_hash_check(*, channel: Channel, member_id: str, given: str | None) -> bool:
+    """Refuse a wrong hash always, and a missing one when the channel requires it; True when the
+    hash proves the member id, False for a boot the channel lets through unverified."""
     if not given:
         if channel.require_member_hash:
             raise AuthenticationFailed("This channel requires a memberHash with a memberId.")
-        return
+        return False
     expected = member_hash(secret=channel.member_hash_secret, member_id=member_id)
     if not hmac.compare_digest(expected, given.strip().lower()):
         raise AuthenticationFailed("The memberHash does not match the memberId.")
+    return True
 
 
-def session_token_issue(*, contact: Contact) -> str:
-    """A signed token naming the contact, for the SDK calls after a boot."""
-    return signing.dumps({"ch": contact.channel_id, "c": contact.pk}, salt=SESSION_TOKEN_SALT)
+def session_token_issue(*, contact: Contact, verified: bool) -> str:
+    """A signed token naming the contact and whether its boot was verified, for the SDK calls
+    after a boot."""
+    payload = {"ch": contact.channel_id, "c": contact.pk, "v": 1 if verified else 0}
+    return signing.dumps(payload, salt=SESSION_TOKEN_SALT)
 
 
-def session_contact_get(*, token: str | None) -> Contact:
-    """The contact a session token names; AuthenticationFailed when invalid, old or gone."""
+def session_get(*, token: str | None) -> SdkSession:
+    """The session a token names; AuthenticationFailed when invalid, old or its contact gone.
+
+    A token without the verified mark (issued before sessions carried it) is verified when it
+    names a contact that is no member (only a device's own boot issued those) and unverified
+    when it names a member: the next boot, on the next page view, issues a marked one."""
     if not token:
         raise AuthenticationFailed("The x-session-token header is missing; boot first.")
     try:
@@ -121,7 +156,13 @@ def session_contact_get(*, token: str | None) -> Contact:
     )
     if contact is None:
         raise AuthenticationFailed("The session's contact no longer exists; boot again.")
-    return contact
+    verified = data["v"] == 1 if "v" in data else contact.member_id is None
+    return SdkSession(contact=contact, verified=verified)
+
+
+def session_is_verified(*, token: str | None) -> bool:
+    """Whether the session token is valid and its boot proved its contact (see SdkSession)."""
+    return session_get(token=token).verified
 
 
 def _visit_profile(
@@ -202,10 +243,15 @@ def contact_boot(*, channel: Channel, boot: BootInput, visit: VisitContext) -> B
 
     An anonymous contact or lead on the same device is merged into the member it becomes.
     Usually three statements: the schema lock, then one upsert that also records the month's
-    activity and returns the row, then the commit (docs/ARCHITECTURE.md rule 3)."""
+    activity and returns the row, then the commit (docs/ARCHITECTURE.md rule 3). A member boot
+    without a valid hash, where the channel allows it, is written by the unverified rules."""
+    verified = True
     if boot.member_id:
-        member_hash_check(channel=channel, member_id=boot.member_id, given=boot.member_hash)
+        verified = member_hash_check(
+            channel=channel, member_id=boot.member_id, given=boot.member_hash
+        )
     identity, value = _identity(boot)
+    caller = None
     with transaction.atomic():
         try:
             schema_read_lock(channel)
@@ -213,30 +259,77 @@ def contact_boot(*, channel: Channel, boot: BootInput, visit: VisitContext) -> B
             _channels.pop(channel.plugin_key, None)
             raise AuthenticationFailed("Unknown pluginKey.") from None
         change = boot_change(channel, boot, visit)
-        tag_catalogue_ensure(channel=channel, tags=change.tags_add)
-        upserted = contact_upsert_returning(
-            channel_id=channel.pk,
-            identity=identity,
-            value=value,
-            change=change,
-            activity_month=month_of(channel, change.now),
-            device_veil_id=boot.veil_id if boot.member_id else None,
-        )
-        contact = upserted.contact
-        merged = (
-            upserted.device_contact_id is not None
-            and boot.veil_id is not None
-            and contact_merge_device_into_member(
-                channel=channel, member_contact_id=contact.pk, veil_id=boot.veil_id, now=change.now
-            )
-        )
-        if merged:
-            activity_record(channel=channel, contact_id=contact.pk, moment=change.now)
-            contact = Contact.objects.get(pk=contact.pk)
+        if verified:
+            contact, created = _boot_write(channel, boot, change, identity, value)
+        else:
+            contact, created, caller = _unverified_boot_write(channel, boot, change, value)
     contact.channel = channel
     return BootResult(
         contact=contact,
         veil_id=value if identity == "veil_id" else boot.veil_id,
-        session_token=session_token_issue(contact=contact),
-        created=upserted.created,
+        session_token=session_token_issue(contact=contact, verified=verified),
+        created=created,
+        caller=caller,
     )
+
+
+def _boot_write(
+    channel: Channel, boot: BootInput, change: ContactChange, identity: str, value: str
+) -> tuple[Contact, bool]:
+    """The boot's write as the visitor's own: one upsert, then the device's contact merged into
+    the member it turns out to be; (contact as stored, created)."""
+    tag_catalogue_ensure(channel=channel, tags=change.tags_add)
+    upserted = contact_upsert_returning(
+        channel_id=channel.pk,
+        identity=identity,
+        value=value,
+        change=change,
+        activity_month=month_of(channel, change.now),
+        device_veil_id=boot.veil_id if boot.member_id else None,
+    )
+    contact = upserted.contact
+    merged = (
+        upserted.device_contact_id is not None
+        and boot.veil_id is not None
+        and contact_merge_device_into_member(
+            channel=channel, member_contact_id=contact.pk, veil_id=boot.veil_id, now=change.now
+        )
+    )
+    if merged:
+        activity_record(channel=channel, contact_id=contact.pk, moment=change.now)
+        contact = Contact.objects.get(pk=contact.pk)
+    return contact, upserted.created
+
+
+def _unverified_boot_write(
+    channel: Channel, boot: BootInput, change: ContactChange, member_id: str
+) -> tuple[Contact, bool, CallerView]:
+    """The boot of member MEMBER_ID without a valid hash: the member's row locked and read,
+    then one upsert that only fills empty values; no tag, no merge. (contact, created, what the
+    answer may say)."""
+    stored = stored_lock(
+        channel=channel, where=Q(member_id=member_id), columns=[*change.columns, "language"]
+    )
+    asked = [
+        str(key).removeprefix(PROFILE_PREFIX)
+        for key, value in (boot.profile or {}).items()
+        if value is not None
+    ]
+    restricted, ignored = change_restrict(
+        change, stored=stored, asked=asked, tags_sent=["tags"] if boot.tags else []
+    )
+    upserted = contact_upsert_returning(
+        channel_id=channel.pk,
+        identity="member_id",
+        value=member_id,
+        change=restricted,
+        activity_month=month_of(channel, change.now),
+    )
+    caller = caller_view(
+        change=restricted,
+        stored=stored,
+        after=upserted.contact,
+        ignored=ignored,
+        language=restricted.language,
+    )
+    return upserted.contact, upserted.created, caller

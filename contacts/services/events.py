@@ -73,12 +73,16 @@ def event_problems(name: object, properties: object) -> list[Problem]:
     return problems
 
 
-def _checkout_time_record(contact: Contact, at: datetime) -> None:
-    """profile.lastCheckoutCompletedAt = the later of the stored value and AT, in one statement."""
+def _checkout_time_record(contact: Contact, at: datetime, *, fill_only: bool) -> bool:
+    """profile.lastCheckoutCompletedAt = the later of the stored value and AT, in one statement
+    (with FILL_ONLY, only when the contact has none yet); whether it was written."""
     moment = int(at.timestamp() * 1000)
     stored = Cast(KT(f"profile__{CHECKOUT_KEY}"), BigIntegerField())
     later = Greatest(Func(stored, Value(0), function="COALESCE"), Value(moment))
-    Contact.objects.filter(pk=contact.pk).update(
+    rows = Contact.objects.filter(pk=contact.pk)
+    if fill_only:
+        rows = rows.exclude(profile__has_key=CHECKOUT_KEY)
+    written = rows.update(
         profile=Func(
             "profile",
             Value(f"{{{CHECKOUT_KEY}}}"),
@@ -88,6 +92,7 @@ def _checkout_time_record(contact: Contact, at: datetime) -> None:
         ),
         updated_at=at,
     )
+    return bool(written)
 
 
 def event_values_clean(*, name: object, properties: object) -> tuple[str, dict[str, Any]]:
@@ -102,10 +107,16 @@ def event_values_clean(*, name: object, properties: object) -> tuple[str, dict[s
 
 
 def contact_event_track(
-    *, contact: Contact, name: str, properties: Mapping[str, Any], at: datetime | None = None
+    *,
+    contact: Contact,
+    name: str,
+    properties: Mapping[str, Any],
+    at: datetime | None = None,
+    fill_only: bool = False,
 ) -> Event:
     """Record event NAME (checked by event_values_clean) of CONTACT at AT (default now); a
-    checkout event also updates the last checkout time."""
+    checkout event also updates the last checkout time. With FILL_ONLY (an unverified SDK
+    session, which may only fill empty keys) the checkout time is set only when empty."""
     at = timezone.now() if at is None else at
     checkout = name == checkout_event_name()
     with transaction.atomic():
@@ -122,8 +133,9 @@ def contact_event_track(
         )
         if checkout and _checkout_field_is_datetime(contact):
             with database_limits():
-                _checkout_time_record(contact, at)
-            activity_record(channel=contact.channel, contact_id=contact.pk, moment=at)
+                written = _checkout_time_record(contact, at, fill_only=fill_only)
+            if written:
+                activity_record(channel=contact.channel, contact_id=contact.pk, moment=at)
     return event
 
 

@@ -9,6 +9,7 @@ active this month; one that changes nothing writes nothing."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +25,13 @@ from contacts.services.activity import activity_record
 from contacts.services.atomic import contact_update_atomic, contact_upsert_atomic
 from contacts.services.change import SESSION_IDLE, ContactChange, database_limits
 from contacts.services.tags import tag_catalogue_ensure
+from contacts.services.unverified import (
+    CallerView,
+    caller_view,
+    change_restrict,
+    stored_lock,
+    tags_ignored,
+)
 from contacts.services.values import (
     ContactInput,
     contact_values_clean,
@@ -34,6 +42,7 @@ from crm.errors import InvalidInput, Problem
 from crm.models import Channel
 from crm.permissions import Viewer
 from profile_schema.locks import schema_read_lock
+from profile_schema.models import PROFILE_PREFIX
 
 LANGUAGE_MAX_LENGTH = 16
 
@@ -236,22 +245,54 @@ def contact_touch(*, viewer: Viewer, contact: Contact) -> Contact:
 # --- websites and apps (the SDK) ---------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class SdkWrite:
+    """A contact after an SDK write. CALLER is what the answer may say when the session is
+    unverified (contacts.services.unverified); None for a verified one, answered in full."""
+
+    contact: Contact
+    caller: CallerView | None = None
+
+
 @transaction.atomic
-def contact_sdk_update(*, contact: Contact, values: ContactInput) -> Contact:
-    """updateUser: profile, profileOnce, tags (replaced), language, opt-outs (turned on only)."""
+def contact_sdk_update(*, contact: Contact, values: ContactInput, verified: bool) -> SdkWrite:
+    """updateUser: profile, profileOnce, tags (replaced), language, opt-outs (turned on only).
+
+    An unverified session's update only fills empty keys and changes no tag."""
     schema_read_lock(contact.channel)
-    return _sdk_apply(contact, _visitor_change(contact.channel, values))
+    change = _visitor_change(contact.channel, values)
+    if verified:
+        return SdkWrite(contact=_sdk_apply(contact, change))
+    stored = stored_lock(channel=contact.channel, where=Q(pk=contact.pk), columns=["language"])
+    asked = [
+        str(key).removeprefix(PROFILE_PREFIX)
+        for key, value in values.profile.items()
+        if value is not None
+    ]
+    restricted, ignored = change_restrict(
+        change, stored=stored, asked=asked, tags_sent=["tags"] if values.tags is not None else []
+    )
+    after = _sdk_apply(contact, restricted)
+    caller = caller_view(
+        change=restricted, stored=stored, after=after, ignored=ignored, language=change.language
+    )
+    return SdkWrite(contact=after, caller=caller)
 
 
 def contact_sdk_tags_change(
-    *, contact: Contact, add: Sequence[object], remove: Sequence[object]
-) -> Contact:
-    """addTags / removeTags, merged into the stored tags atomically."""
+    *, contact: Contact, add: Sequence[object], remove: Sequence[object], verified: bool
+) -> SdkWrite:
+    """addTags / removeTags, merged into the stored tags atomically.
+
+    An unverified session changes no tag: the request is checked, then ignored."""
     added, removed = problems_collect(
         lambda: tags_input_clean(add, "add"), lambda: tags_input_clean(remove, "remove")
     )
+    if not verified:
+        asked = [name for name, tags in (("add", added), ("remove", removed)) if tags]
+        return SdkWrite(contact=contact, caller=CallerView(ignored=tags_ignored(asked)))
     change = ContactChange(now=timezone.now(), tags_add=added, tags_remove=removed)
-    return _sdk_apply(contact, change)
+    return SdkWrite(contact=_sdk_apply(contact, change))
 
 
 def _sdk_apply(contact: Contact, change: ContactChange) -> Contact:

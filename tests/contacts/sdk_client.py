@@ -7,6 +7,9 @@ from typing import Any
 
 from django.test import Client
 
+from contacts.services.boot import member_hash
+from crm.models import Channel
+
 WINDOWS_CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/131.0.0.0 Safari/537.36"
@@ -14,8 +17,15 @@ WINDOWS_CHROME = (
 
 
 class Sdk:
-    def __init__(self, plugin_key: str, address: str = "203.0.113.7") -> None:
-        self.plugin_key = plugin_key
+    """A website's snippet. Given a CHANNEL, it signs the member ids it boots with as the site's
+    server would (memberHash); given a bare plugin key, it sends none (an unverified boot)."""
+
+    def __init__(self, channel: Channel | str, address: str = "203.0.113.7") -> None:
+        if isinstance(channel, Channel):
+            self.plugin_key: str = channel.plugin_key
+            self.secret: str | None = channel.member_hash_secret
+        else:
+            self.plugin_key, self.secret = channel, None
         self.client = Client(REMOTE_ADDR=address)
         self.token: str | None = None
         self.veil_id: str | None = None
@@ -27,6 +37,8 @@ class Sdk:
 
     def boot(self, **fields: Any) -> Any:
         body = {"pluginKey": self.plugin_key, **fields}
+        if self.secret and fields.get("memberId") and "memberHash" not in fields:
+            body["memberHash"] = member_hash(secret=self.secret, member_id=fields["memberId"])
         if self.veil_id and "veilId" not in fields:
             body["veilId"] = self.veil_id
         body.setdefault("device", {"platform": "web", "userAgent": WINDOWS_CHROME})

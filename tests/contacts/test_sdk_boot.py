@@ -32,7 +32,7 @@ def test_member_hash_matches_the_published_check_value() -> None:
 
 @pytest.mark.django_db
 def test_a_first_boot_creates_an_anonymous_contact_and_issues_a_veil_id(channel: Channel) -> None:
-    sdk = Sdk(channel.plugin_key)
+    sdk = Sdk(channel)
 
     response = sdk.boot(language="ko")
 
@@ -57,7 +57,7 @@ def test_a_first_boot_creates_an_anonymous_contact_and_issues_a_veil_id(channel:
 
 @pytest.mark.django_db
 def test_a_returning_device_finds_its_contact(channel: Channel) -> None:
-    sdk = Sdk(channel.plugin_key)
+    sdk = Sdk(channel)
     first = sdk.boot().json()["user"]["id"]
 
     again = sdk.boot().json()["user"]
@@ -68,7 +68,7 @@ def test_a_returning_device_finds_its_contact(channel: Channel) -> None:
 
 @pytest.mark.django_db
 def test_a_member_boot_creates_the_member_with_a_normalised_profile(channel: Channel) -> None:
-    response = Sdk(channel.plugin_key).boot(
+    response = Sdk(channel).boot(
         memberId="m-42",
         profile={"name": "김민서", "email": "Minseo@Example.COM", "mobileNumber": "010-1234-5678"},
         tags=["VIP"],
@@ -93,7 +93,7 @@ def test_a_member_boot_creates_the_member_with_a_normalised_profile(channel: Cha
 def test_an_invalid_boot_is_refused_with_every_problem_and_changes_nothing(
     channel: Channel,
 ) -> None:
-    response = Sdk(channel.plugin_key).boot(
+    response = Sdk(channel).boot(
         memberId="m-1",
         profile={"mobileNumber": "070-1234-5678", "nickname": "x", "email": "not-an-email"},
         tags=["has space"],
@@ -131,7 +131,7 @@ def test_an_unknown_plugin_key_is_401(channel: Channel) -> None:
 
 @pytest.mark.django_db
 def test_a_body_that_is_not_json_is_a_validation_error(channel: Channel) -> None:
-    response = Sdk(channel.plugin_key).client.post(
+    response = Sdk(channel).client.post(
         "/sdk/v1/boot", "{not json", content_type="application/json"
     )
 
@@ -141,7 +141,7 @@ def test_a_body_that_is_not_json_is_a_validation_error(channel: Channel) -> None
 
 @pytest.mark.django_db
 def test_shape_errors_name_the_field_path(channel: Channel) -> None:
-    response = Sdk(channel.plugin_key).boot(veilId="x", device={"platform": "tv"})
+    response = Sdk(channel).boot(veilId="x", device={"platform": "tv"})
 
     assert response.status_code == 400
     assert sorted(e["key"] for e in response.json()["errors"]) == ["device.platform", "veilId"]
@@ -181,7 +181,10 @@ class TestMemberHash:
 
     @pytest.mark.django_db
     def test_a_wrong_hash_is_refused_even_when_not_required(self, channel: Channel) -> None:
-        response = Sdk(channel.plugin_key).boot(memberId="lucas", memberHash="ab" * 32)
+        channel.require_member_hash = False
+        channel.save()
+
+        response = Sdk(channel).boot(memberId="lucas", memberHash="ab" * 32)
 
         assert response.status_code == 401
         assert not Contact.objects.filter(channel=channel).exists()
@@ -191,7 +194,7 @@ class TestMemberHash:
 def test_utm_first_touch_is_written_once_and_last_touch_follows_the_latest_visit(
     channel: Channel,
 ) -> None:
-    sdk = Sdk(channel.plugin_key)
+    sdk = Sdk(channel)
     sdk.boot(
         page={
             "url": "https://shop.example/?utm_source=naver&utm_campaign=spring",
@@ -220,7 +223,7 @@ def test_utm_first_touch_is_written_once_and_last_touch_follows_the_latest_visit
 
 @pytest.mark.django_db
 def test_sessions_count_a_new_session_after_30_idle_minutes(channel: Channel) -> None:
-    sdk = Sdk(channel.plugin_key)
+    sdk = Sdk(channel)
     contact_id = sdk.boot().json()["user"]["id"]
     Contact.objects.filter(pk=contact_id).update(
         last_seen_at=Contact.objects.get(pk=contact_id).last_seen_at - timedelta(minutes=10),
@@ -242,7 +245,7 @@ def test_sessions_count_a_new_session_after_30_idle_minutes(channel: Channel) ->
 
 @pytest.mark.django_db
 def test_web_and_app_sessions_are_counted_apart_and_in_total(channel: Channel) -> None:
-    sdk = Sdk(channel.plugin_key)
+    sdk = Sdk(channel)
     sdk.boot(memberId="m-1")
 
     user = sdk.boot(
@@ -269,7 +272,7 @@ def test_web_and_app_sessions_are_counted_apart_and_in_total(channel: Channel) -
 
 @pytest.mark.django_db
 def test_a_repeated_boot_with_nothing_new_does_not_rewrite_the_row(channel: Channel) -> None:
-    sdk = Sdk(channel.plugin_key)
+    sdk = Sdk(channel)
     user = sdk.boot(memberId="m-1", profile={"name": "Kim"}).json()["user"]
     version = row_version(int(user["id"]))
 
@@ -285,7 +288,7 @@ def test_a_repeated_boot_with_nothing_new_does_not_rewrite_the_row(channel: Chan
 
 @pytest.mark.django_db
 def test_opt_outs_can_be_turned_on_by_a_boot_but_never_off(channel: Channel) -> None:
-    sdk = Sdk(channel.plugin_key)
+    sdk = Sdk(channel)
     sdk.boot(memberId="m-1", unsubscribeEmail=True)
 
     user = sdk.boot(memberId="m-1", unsubscribeEmail=False, unsubscribeTexting=False).json()["user"]
@@ -295,7 +298,7 @@ def test_opt_outs_can_be_turned_on_by_a_boot_but_never_off(channel: Channel) -> 
 
 @pytest.mark.django_db
 def test_language_is_set_at_creation_only(channel: Channel) -> None:
-    sdk = Sdk(channel.plugin_key)
+    sdk = Sdk(channel)
     sdk.boot(memberId="m-1", language="ko")
 
     assert sdk.boot(memberId="m-1", language="en").json()["user"]["language"] == "ko"
@@ -303,7 +306,7 @@ def test_language_is_set_at_creation_only(channel: Channel) -> None:
 
 @pytest.mark.django_db
 def test_profile_once_fills_only_empty_keys(channel: Channel) -> None:
-    sdk = Sdk(channel.plugin_key)
+    sdk = Sdk(channel)
     sdk.boot(memberId="m-1", profile={"name": "Kim"})
 
     user = sdk.boot(
@@ -319,7 +322,7 @@ def test_a_blocked_contacts_boot_succeeds_and_says_blocked(channel: Channel) -> 
 
     MemberFactory(channel=channel, member_id="m-1", blocked=True, blocked_at=timezone.now())
 
-    response = Sdk(channel.plugin_key).boot(memberId="m-1")
+    response = Sdk(channel).boot(memberId="m-1")
 
     assert response.status_code == 200
     assert response.json()["user"]["blocked"] is True
@@ -327,7 +330,7 @@ def test_a_blocked_contacts_boot_succeeds_and_says_blocked(channel: Channel) -> 
 
 @pytest.mark.django_db
 def test_a_device_becomes_a_member_and_is_merged_into_it(channel: Channel) -> None:
-    sdk = Sdk(channel.plugin_key)
+    sdk = Sdk(channel)
     anonymous = sdk.boot(
         profile={"email": "kim@shop.example", "description": "asked about sizes"},
         tags=["newsletter"],
@@ -363,7 +366,7 @@ def test_a_device_becomes_a_member_and_is_merged_into_it(channel: Channel) -> No
 
 @pytest.mark.django_db
 def test_a_new_member_takes_over_the_devices_first_touch(channel: Channel) -> None:
-    sdk = Sdk(channel.plugin_key)
+    sdk = Sdk(channel)
     sdk.boot(page={"url": "https://shop.example/?utm_source=naver"})
 
     member = sdk.boot(memberId="m-new", page={"url": "https://shop.example/?utm_source=kakao"})
@@ -376,11 +379,11 @@ def test_a_new_member_takes_over_the_devices_first_touch(channel: Channel) -> No
 
 @pytest.mark.django_db
 def test_members_are_never_found_by_a_device_id(channel: Channel) -> None:
-    sdk = Sdk(channel.plugin_key)
+    sdk = Sdk(channel)
     sdk.boot()
     member = sdk.boot(memberId="m-1", profile={"email": "kim@shop.example"}).json()["user"]
 
-    stranger = Sdk(channel.plugin_key)
+    stranger = Sdk(channel)
     found = stranger.boot(veilId=sdk.veil_id).json()["user"]
 
     assert found["id"] != member["id"]
@@ -389,7 +392,7 @@ def test_members_are_never_found_by_a_device_id(channel: Channel) -> None:
 
 @pytest.mark.django_db
 def test_a_boot_that_changes_data_counts_the_contact_as_active_this_month(channel: Channel) -> None:
-    user = Sdk(channel.plugin_key).boot(memberId="m-1").json()["user"]
+    user = Sdk(channel).boot(memberId="m-1").json()["user"]
 
     months = list(
         ContactActivity.objects.filter(contact_id=user["id"]).values_list("month", flat=True)
@@ -406,9 +409,7 @@ def test_a_profile_that_would_pass_256_keys_is_refused_whole(channel: Channel) -
         profile_field_create(channel=channel, key=f"k{n}", name=f"K{n}", type="number")
     MemberFactory(channel=channel, member_id="m-1", profile={f"k{n}": n for n in range(250)})
 
-    response = Sdk(channel.plugin_key).boot(
-        memberId="m-1", profile={f"k{n}": n for n in range(250, 260)}
-    )
+    response = Sdk(channel).boot(memberId="m-1", profile={f"k{n}": n for n in range(250, 260)})
 
     assert response.status_code == 400
     assert response.json()["errors"] == [
@@ -423,7 +424,7 @@ def test_a_merge_keeps_the_leads_conversations_and_activity(channel: Channel) ->
     from conversations.services import conversation_start
     from crm.permissions import ALL_PERMISSIONS, Viewer
 
-    sdk = Sdk(channel.plugin_key)
+    sdk = Sdk(channel)
     lead_id = sdk.boot(profile={"email": "kim@shop.example"}).json()["user"]["id"]
     lead = Contact.objects.get(pk=lead_id)
     started = conversation_start(
@@ -445,7 +446,7 @@ def test_a_merge_keeps_the_leads_conversations_and_activity(channel: Channel) ->
 @pytest.mark.django_db
 def test_a_boot_is_the_rate_limit_the_schema_lock_and_one_upsert(channel: Channel) -> None:
     MemberFactory(channel=channel, member_id="m-1")
-    sdk = Sdk(channel.plugin_key)
+    sdk = Sdk(channel)
     sdk.boot(memberId="m-2", profile={"name": "Warm-up"})  # channel and fields now cached
 
     with CaptureQueriesContext(connection) as returning:
@@ -463,7 +464,7 @@ def test_a_boot_is_the_rate_limit_the_schema_lock_and_one_upsert(channel: Channe
 
 @pytest.mark.django_db
 def test_the_answer_is_the_row_as_stored(channel: Channel) -> None:
-    sdk = Sdk(channel.plugin_key)
+    sdk = Sdk(channel)
 
     answered = sdk.boot(
         memberId="m-3", profile={"name": "Lee", "mobileNumber": "010-1234-5678"}, tags=["vip"]
@@ -477,7 +478,7 @@ def test_the_answer_is_the_row_as_stored(channel: Channel) -> None:
 
 @pytest.mark.django_db
 def test_the_boot_statements_are_prepared_once_they_repeat(channel: Channel) -> None:
-    sdk = Sdk(channel.plugin_key)
+    sdk = Sdk(channel)
     for number in range(7):
         assert sdk.boot(memberId=f"m-{number}", profile={"name": "Kim"}).status_code == 200
 
@@ -491,7 +492,7 @@ def test_the_boot_statements_are_prepared_once_they_repeat(channel: Channel) -> 
 
 @pytest.mark.django_db
 def test_a_boot_for_a_channel_deleted_a_moment_ago_is_401(channel: Channel) -> None:
-    sdk = Sdk(channel.plugin_key)
+    sdk = Sdk(channel)
     assert sdk.boot(memberId="m-1").status_code == 200  # the process now trusts the channel
 
     Channel.objects.filter(pk=channel.pk).delete()
@@ -502,8 +503,12 @@ def test_a_boot_for_a_channel_deleted_a_moment_ago_is_401(channel: Channel) -> N
 
 @pytest.mark.django_db
 def test_the_sdk_answers_json_whatever_the_accept_header_says(channel: Channel) -> None:
-    sdk = Sdk(channel.plugin_key)
-    body = {"pluginKey": channel.plugin_key, "memberId": "m-1"}
+    sdk = Sdk(channel)
+    body = {
+        "pluginKey": channel.plugin_key,
+        "memberId": "m-1",
+        "memberHash": member_hash(secret=channel.member_hash_secret, member_id="m-1"),
+    }
 
     response = sdk.post("boot", body, accept="text/html")
 

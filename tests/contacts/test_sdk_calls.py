@@ -20,7 +20,7 @@ from tests.contacts.sdk_client import Sdk
 
 @pytest.fixture
 def booted(channel: Channel) -> Sdk:
-    sdk = Sdk(channel.plugin_key)
+    sdk = Sdk(channel)
     assert sdk.boot(memberId="m-1", profile={"name": "Kim"}, tags=["vip"]).status_code == 200
     return sdk
 
@@ -168,7 +168,7 @@ def test_events_at_their_limits_are_accepted(booted: Sdk) -> None:
 @pytest.mark.django_db
 @override_settings(SDK_RATE_LIMIT_PER_ADDRESS="3/60")
 def test_the_rate_limit_answers_429_with_retry_after(channel: Channel) -> None:
-    sdk = Sdk(channel.plugin_key, address="198.51.100.9")
+    sdk = Sdk(channel, address="198.51.100.9")
     statuses = [sdk.boot().status_code for _ in range(4)]
 
     refused = sdk.boot()
@@ -177,12 +177,12 @@ def test_the_rate_limit_answers_429_with_retry_after(channel: Channel) -> None:
     assert refused.json()["type"] == "rate_limited"
     assert 1 <= int(refused["Retry-After"]) <= 60
     assert refused["x-ratelimit-remaining"] == "0"
-    assert Sdk(channel.plugin_key, address="198.51.100.10").boot().status_code == 200
+    assert Sdk(channel, address="198.51.100.10").boot().status_code == 200
 
 
 @pytest.mark.django_db
 def test_mau_reports_contacts_whose_data_changed_this_month(booted: Sdk, channel: Channel) -> None:
-    Sdk(channel.plugin_key).boot()
+    Sdk(channel).boot()
     month = month_of(channel, Contact.objects.get(member_id="m-1").updated_at)
     out = StringIO()
 

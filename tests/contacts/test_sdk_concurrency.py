@@ -18,7 +18,7 @@ def test_twenty_simultaneous_boots_of_a_new_member_create_one_contact() -> None:
     statuses = run_together(
         20,
         lambda n: (
-            Sdk(channel.plugin_key, address=f"10.0.0.{n}")
+            Sdk(channel, address=f"10.0.0.{n}")
             .boot(memberId="m-race", profile={"name": "Kim"}, tags=["vip"])
             .status_code
         ),
@@ -35,7 +35,7 @@ def test_eight_writers_adding_25_keys_each_keep_all_200() -> None:
     channel = channel_provision(name="Race")
     for n in range(200):
         profile_field_create(channel=channel, key=f"attr{n}", name=f"Attribute {n}", type="number")
-    sdk = Sdk(channel.plugin_key)
+    sdk = Sdk(channel)
     assert sdk.boot(memberId="m-1").status_code == 200
 
     def add_keys(writer: int) -> int:
@@ -56,7 +56,7 @@ def test_concurrent_boots_keep_the_first_touch_and_count_every_tag() -> None:
 
     run_together(
         8,
-        lambda n: Sdk(channel.plugin_key).boot(
+        lambda n: Sdk(channel).boot(
             memberId="m-1",
             tags=[f"t{n}"],
             page={"url": f"https://shop.example/?utm_source=s{n}"},

@@ -84,3 +84,10 @@ def test_the_printed_demo_logins_and_credential_work() -> None:
         assert user.memberships.get(channel__plugin_key=demo.DEMO_PLUGIN_KEY).role.name == role
     credential = ApiCredential.objects.get(access_key=demo.DEMO_ACCESS_KEY)
     assert services.secret_matches(secret=demo.DEMO_ACCESS_SECRET, hashed=credential.secret_hash)
+
+
+@pytest.mark.django_db
+def test_the_demo_channels_require_the_member_hash() -> None:
+    seed(10)
+
+    assert set(Channel.objects.values_list("require_member_hash", flat=True)) == {True}

@@ -39,6 +39,28 @@ def test_channel_create_prints_json_with_keys_and_a_working_owner_credential() -
 
 
 @pytest.mark.django_db
+def test_channel_create_requires_the_member_hash_unless_told_not_to() -> None:
+    strict = run("channel_create", "--name", "Strict")
+    lenient = run("channel_create", "--name", "Lenient", "--no-require-member-hash")
+
+    channels = dict(Channel.objects.values_list("name", "require_member_hash"))
+    assert channels == {"Strict": True, "Lenient": False}
+    assert "member hash:        required: a boot with a memberId and no valid memberHash" in strict
+    assert "NOT required: anyone holding the plugin key may boot as any member id" in lenient
+    assert "NOT required" not in strict
+
+
+@pytest.mark.django_db
+def test_channel_create_json_says_whether_the_member_hash_is_required() -> None:
+    result = json.loads(
+        run("channel_create", "--name", "Open", "--no-require-member-hash", "--json")
+    )
+
+    assert result["requireMemberHash"] is False
+    assert Channel.objects.get(pk=result["id"]).require_member_hash is False
+
+
+@pytest.mark.django_db
 def test_credential_create_issues_a_credential_for_the_named_role(channel: Channel) -> None:
     result = json.loads(
         run("credential_create", "--channel", str(channel.pk), "--role", "basic", "--json")

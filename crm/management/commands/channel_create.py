@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from typing import Any
 
@@ -20,7 +21,14 @@ class Command(BaseCommand):
         parser.add_argument("--name", required=True)
         parser.add_argument("--plan", choices=Plan.values, default=Plan.FREE)
         parser.add_argument("--timezone", default="Asia/Seoul")
-        parser.add_argument("--require-member-hash", action="store_true")
+        parser.add_argument(
+            "--require-member-hash",
+            action=argparse.BooleanOptionalAction,
+            default=True,
+            help="Refuse SDK boots that name a memberId without a valid memberHash (the "
+            "default). --no-require-member-hash lets anyone holding the public plugin key boot "
+            "as any member id; such boots read nothing of the member and only fill empty keys.",
+        )
         parser.add_argument("--json", action="store_true", help="Print the result as JSON.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -55,5 +63,15 @@ class Command(BaseCommand):
         self.stdout.write(f"Channel {channel.pk} {channel.name!r} ({channel.plan})")
         self.stdout.write(f"  plugin key:         {channel.plugin_key}")
         self.stdout.write(f"  member-hash secret: {channel.member_hash_secret}")
+        self.stdout.write(f"  member hash:        {_member_hash_rule(channel.require_member_hash)}")
         self.stdout.write(f"  API access key:     {issued.credential.access_key}")
         self.stdout.write(f"  API access secret:  {issued.secret}  (shown once)")
+
+
+def _member_hash_rule(required: bool) -> str:
+    if required:
+        return "required: a boot with a memberId and no valid memberHash is refused (401)"
+    return (
+        "NOT required: anyone holding the plugin key may boot as any member id; such a boot "
+        "reads nothing of the member and only fills empty profile keys"
+    )
