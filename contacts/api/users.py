@@ -28,6 +28,7 @@ from contacts.services import events, profile
 from contacts.services.reveal import contact_value_reveal
 from crm.api import PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, StrictSerializer, refusals
 from crm.api_auth import OpenApiView
+from crm.openapi import JsonStringField
 from crm.permissions import Permission
 from masking.policy import policy_for
 
@@ -88,7 +89,10 @@ class UserObjectSerializer(serializers.Serializer):
     hasChat = serializers.BooleanField()
     blocked = serializers.BooleanField()
     masked = serializers.ListField(
-        child=serializers.CharField(), help_text="Keys whose values are shown masked."
+        child=serializers.CharField(),
+        help_text="Keys whose values this answer shows masked. A masked value is always a JSON "
+        'string, whatever the field\'s type; a value masked in full is "********". A role with '
+        "sensitive_view reveals one value with POST users/{id}/reveal.",
     )
 
 
@@ -134,7 +138,7 @@ class UserBlockSerializer(serializers.Serializer):
 class UserRevealSerializer(StrictSerializer):
     """POST users/{id}/reveal: the key whose value to show."""
 
-    key = serializers.CharField(
+    key = JsonStringField(
         max_length=80,
         help_text="A key whose values are masked in the user object (listed in `masked` when "
         "the user has a value): profile.mobileNumber, profile.email, name …",
@@ -151,7 +155,10 @@ class RevealedSerializer(serializers.Serializer):
 class UserEventSerializer(serializers.Serializer):
     id = serializers.CharField()
     name = serializers.CharField()
-    property = serializers.DictField()
+    property = serializers.DictField(
+        help_text="Free text, masked like messages: phone numbers, emails and the user's own "
+        "sensitive values in any string show masked."
+    )
     createdAt = serializers.IntegerField(help_text="Epoch milliseconds.")
 
 

@@ -87,8 +87,11 @@ def leaks(response: HttpResponse, markers: Iterable[str] = MARKERS) -> list[str]
 
 def secret_fields(channel: Channel) -> None:
     """The channel's name is sensitive (full), and two custom fields: a code and an income."""
-    profile_field_update(field=ProfileField.objects.get(channel=channel, key="profile.name"),
-                         sensitive=True, masking=Masking.FULL)  # fmt: skip
+    profile_field_update(
+        field=ProfileField.objects.get(channel=channel, key="profile.name"),
+        sensitive=True,
+        masking=Masking.FULL,
+    )
     profile_field_create(
         channel=channel, key="secretCode", name="Code", type="string", sensitive=True
     )
