@@ -209,16 +209,16 @@ def _position(contact: Contact, sort: Sort) -> list[Any]:
     return [value, contact.pk]
 
 
-def _decoded(position: list[Any], sort: Sort, page: QuerySet[Contact]) -> tuple[Any, int]:
+def _decoded(position: list[Any], sort: Sort, contacts: QuerySet[Contact]) -> tuple[Any, int]:
     """(sort value, id) of the row a cursor stopped at; a masked sort's value is read back
-    from that row of PAGE (annotated with sort_value)."""
+    from that row among CONTACTS (the channel's)."""
     invalid = InvalidInput([Problem("since", "invalid_cursor", "The cursor is not valid.")])
     if sort.masked:
         if len(position) != 1 or not isinstance(position[0], int):
             raise invalid
-        found = list(page.filter(pk=position[0]).values_list(sort.expression, flat=True)[:1])
+        found = list(contacts.filter(pk=position[0]).values_list(sort.expression, flat=True)[:1])
         if not found:
-            message = "The cursor's last contact is gone or no longer matches; start over."
+            message = "The cursor's last contact is gone; start again from the first page."
             raise InvalidInput([Problem("since", "invalid_cursor", message)])
         return found[0], position[0]
     if len(position) != 2 or not isinstance(position[1], int):
@@ -281,7 +281,8 @@ def contact_list_page(
     fetch = Fetch(order, fenced=narrowed and few)
     try:
         if since:
-            value, last_id = _decoded(cursor_decode(since, scope=scope), order, page)
+            position = cursor_decode(since, scope=scope)
+            value, last_id = _decoded(position, order, contacts_for_channel(channel=viewer.channel))
             rows = _rows_after(page, fetch, value, last_id, limit + 1)
         else:
             rows = fetch(page, limit + 1)
