@@ -48,8 +48,9 @@ from crm.counting import (
 )
 from crm.cursors import cursor_decode, cursor_encode
 from crm.errors import InvalidInput, Problem
-from crm.permissions import Permission, Viewer
+from crm.permissions import Viewer
 from crm.session_settings import settings_for_block, statement_timed_out
+from masking.policy import MaskingPolicy, policy_for_fields
 from profile_schema.cache import channel_fields, channel_version
 from profile_schema.indexes import index_supported
 from profile_schema.models import ProfileField
@@ -86,6 +87,9 @@ class Sort:
     is_datetime: bool = False
     is_json: bool = False
     nullable: bool = False
+    # The sort's values are masked on the way out (a viewer who may reveal them sorts by them):
+    # the cursor then holds the last row's id only, and its value is read back from the row.
+    masked: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,13 +106,26 @@ def fields_by_key(viewer: Viewer) -> dict[str, ProfileField]:
     return {f.key: f for f in rows}
 
 
+def masking_policy(viewer: Viewer, fields: dict[str, ProfileField]) -> MaskingPolicy:
+    """VIEWER's masking policy over the channel's FIELDS (as fields_by_key read them)."""
+    return policy_for_fields(viewer, fields.values())
+
+
 def sort_parse(
     sort: str | None, fields: dict[str, ProfileField], viewer: Viewer | None = None
 ) -> Sort:
-    """A Sort for '-lastSeenAt', 'createdAt', 'profile.points' …; refused with what is allowed."""
+    """A Sort for '-lastSeenAt', 'createdAt', 'profile.points' …; refused with what is allowed.
+
+    A key VIEWER may not see cannot sort (its order would tell the hidden values apart); the
+    default order is the list's own and always applies."""
     name = (sort or DEFAULT_SORT).strip()
     descending = name.startswith("-")
     key = name.removeprefix("-")
+    policy = masking_policy(viewer, fields) if viewer is not None else None
+    if policy is not None and sort and not policy.may_sort(key):
+        message = f"{key} is masked for you, so it cannot sort; sort by a field you can see."
+        raise InvalidInput([Problem("sort", "masked_key", message)])
+    masked = policy is not None and policy.is_masked(key)
     if key in SORT_COLUMNS:
         column = SORT_COLUMNS[key]
         return Sort(
@@ -117,17 +134,9 @@ def sort_parse(
             descending,
             is_datetime=column in DATETIME_SORTS,
             nullable=column in NULLABLE_SORTS,
+            masked=masked,
         )
     field = fields.get(key)
-    masked = (
-        field is not None
-        and field.sensitive
-        and not (viewer and viewer.can(Permission.SENSITIVE_VIEW))
-    )
-    if masked:
-        raise InvalidInput(
-            [Problem("sort", "masked_key", f"{key} is masked for you, so it cannot sort.")]
-        )
     if key.startswith("profile.") and field is not None and getattr(field, "indexed", False):
         return Sort(
             name,
@@ -135,6 +144,7 @@ def sort_parse(
             descending,
             is_json=True,
             nullable=True,
+            masked=masked,
         )
     allowed = ", ".join([*SORT_COLUMNS, "profile.<key> of an indexed field"])
     raise InvalidInput(
@@ -191,15 +201,28 @@ def _rows_after(
 
 
 def _position(contact: Contact, sort: Sort) -> list[Any]:
+    if sort.masked:  # a cursor is readable by whoever holds it: never a masked value
+        return [contact.pk]
     value = getattr(contact, "sort_value", None)
     if isinstance(value, datetime):
         value = value.isoformat()
     return [value, contact.pk]
 
 
-def _decoded(position: list[Any], sort: Sort) -> tuple[Any, int]:
+def _decoded(position: list[Any], sort: Sort, contacts: QuerySet[Contact]) -> tuple[Any, int]:
+    """(sort value, id) of the row a cursor stopped at; a masked sort's value is read back
+    from that row among CONTACTS (the channel's)."""
+    invalid = InvalidInput([Problem("since", "invalid_cursor", "The cursor is not valid.")])
+    if sort.masked:
+        if len(position) != 1 or not isinstance(position[0], int):
+            raise invalid
+        found = list(contacts.filter(pk=position[0]).values_list(sort.expression, flat=True)[:1])
+        if not found:
+            message = "The cursor's last contact is gone; start again from the first page."
+            raise InvalidInput([Problem("since", "invalid_cursor", message)])
+        return found[0], position[0]
     if len(position) != 2 or not isinstance(position[1], int):
-        raise InvalidInput([Problem("since", "invalid_cursor", "The cursor is not valid.")])
+        raise invalid
     value = position[0]
     if sort.is_datetime and isinstance(value, str):
         value = datetime.fromisoformat(value)
@@ -220,14 +243,18 @@ def contact_filtered(
         return segment_filter_of(viewer=viewer, segment_id=segment_id)
 
     node = filter_parse(filter, fields=fields, viewer=viewer, segment_filter=segment_filter)
-    may_see = viewer.can(Permission.SENSITIVE_VIEW)
-    searchable = frozenset(
-        k for k in SEARCHED_KEYS if may_see or not (k in fields and fields[k].sensitive)
-    )
+    searchable, whole_only = search_scope(masking_policy(viewer, fields))
     q = filter_compile(node, tz=viewer.channel.timezone) & quick_search_q(
-        query or "", searchable=searchable
+        query or "", searchable=searchable, whole_only=whole_only
     )
     return contacts_for_channel(channel=viewer.channel).filter(q)
+
+
+def search_scope(policy: MaskingPolicy) -> tuple[frozenset[str], frozenset[str]]:
+    """The quick search's keys for POLICY's viewer: (searched by part of a value, found by the
+    whole value only)."""
+    partly = frozenset(k for k in SEARCHED_KEYS if policy.may_match_partially(k))
+    return partly, frozenset(SEARCHED_KEYS) - partly
 
 
 def contact_list_page(
@@ -254,7 +281,8 @@ def contact_list_page(
     fetch = Fetch(order, fenced=narrowed and few)
     try:
         if since:
-            value, last_id = _decoded(cursor_decode(since, scope=scope), order)
+            position = cursor_decode(since, scope=scope)
+            value, last_id = _decoded(position, order, contacts_for_channel(channel=viewer.channel))
             rows = _rows_after(page, fetch, value, last_id, limit + 1)
         else:
             rows = fetch(page, limit + 1)

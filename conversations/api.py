@@ -8,11 +8,13 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from contacts.representation import own_sensitive_values
 from conversations import selectors, services
 from conversations import serializers as s
 from conversations.representation import user_chat_object
 from crm.api_auth import OpenApiView
 from crm.permissions import Permission
+from masking.policy import policy_for
 
 ERRORS = {
     401: OpenApiResponse(s.ErrorSerializer, "authentication_failed: missing or wrong credentials."),
@@ -50,9 +52,14 @@ class UserChatsView(OpenApiView):
             limit=query.validated_data["limit"],
             since=query.validated_data.get("since") or None,
         )
+        policy = policy_for(self.viewer)
+        own = own_sensitive_values(contact, policy)
         return Response(
             {
-                "userChats": [user_chat_object(chat, first) for chat, first in page.items],
+                "userChats": [
+                    user_chat_object(chat, first, policy=policy, own_values=own)
+                    for chat, first in page.items
+                ],
                 "next": page.next,
             }
         )
@@ -90,7 +97,11 @@ class UserChatsView(OpenApiView):
             template_code=data.get("templateId") or None,
             variables=data.get("variables") or None,
         )
-        return Response(
-            {"userChat": user_chat_object(started.conversation, started.first_message)},
-            status=201,
+        policy = policy_for(self.viewer)
+        shown = user_chat_object(
+            started.conversation,
+            started.first_message,
+            policy=policy,
+            own_values=own_sensitive_values(contact, policy),
         )
+        return Response({"userChat": shown}, status=201)

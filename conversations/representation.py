@@ -1,11 +1,14 @@
-"""The userChat object of the API: the one place a conversation is turned into output."""
+"""The userChat object of the API: the one place a conversation is turned into output, through
+the viewer's masking policy (masking.policy)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from conversations.models import Conversation, Message, StarterType
 from crm.api import epoch_ms
+from masking.policy import MaskingPolicy
 
 
 def started_by_object(conversation: Conversation) -> dict[str, Any]:
@@ -27,8 +30,16 @@ def started_by_object(conversation: Conversation) -> dict[str, Any]:
     return {"type": "manager", "id": str(user.pk), "name": full_name or user.get_username()}
 
 
-def user_chat_object(conversation: Conversation, first_message: Message | None) -> dict[str, Any]:
-    """CONVERSATION as the API's userChat object."""
+def user_chat_object(
+    conversation: Conversation,
+    first_message: Message | None,
+    *,
+    policy: MaskingPolicy,
+    own_values: Sequence[str] = (),
+) -> dict[str, Any]:
+    """CONVERSATION as the API's userChat object, as POLICY's viewer sees it: a message is free
+    text, with phone numbers, emails and OWN_VALUES (the customer's own sensitive values)
+    masked."""
     return {
         "id": str(conversation.pk),
         "channelId": str(conversation.channel_id),
@@ -39,7 +50,7 @@ def user_chat_object(conversation: Conversation, first_message: Message | None) 
         "firstMessage": None
         if first_message is None
         else {
-            "plainText": first_message.plain_text,
+            "plainText": policy.text_mask(first_message.plain_text, own_values=own_values),
             "createdAt": epoch_ms(first_message.created_at),
         },
         "createdAt": epoch_ms(conversation.created_at),

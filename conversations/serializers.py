@@ -63,7 +63,11 @@ class StartedBySerializer(serializers.Serializer):
 
 
 class FirstMessageSerializer(serializers.Serializer):
-    plainText = serializers.CharField()
+    plainText = serializers.CharField(
+        help_text="Free text, masked: where the channel marks mobile numbers or emails "
+        "sensitive, every phone number or email in it, and any of the customer's own sensitive "
+        "values, show masked (for every role; stored as written)."
+    )
     createdAt = serializers.IntegerField(help_text="Epoch milliseconds.")
 
 

@@ -36,6 +36,7 @@ open_v5_patterns: list[URLPattern | URLResolver] = [
     path("", include("contacts.api.lists_urls")),
     path("", include("conversations.urls")),
     path("", include("crm.jobs.urls")),
+    path("", include("crm.audit_urls")),
 ]
 
 urlpatterns = [

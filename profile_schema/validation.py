@@ -11,8 +11,8 @@ every stored value then matches a declared type, so filters never meet a value t
 compare, and a typo in an SDK call cannot grow the schema.
 
 Messages name the key, the rule and the value received (truncated). A sensitive field's value
-is never echoed back: the message describes its kind and length only, since messages reach logs
-and import reports.
+is never echoed back: the message says what is wrong and what is allowed, and of the value only
+whether it was a string, since messages reach logs and import reports.
 """
 
 from __future__ import annotations
@@ -192,9 +192,10 @@ def _preview(value: object) -> str:
 
 
 def _sensitive_preview(value: object) -> str:
-    if isinstance(value, str):
-        return f"a string of {len(value)} characters (not shown: the field is sensitive)"
-    return "a value that is not shown (the field is sensitive)"
+    """What a refusal says of a sensitive field's VALUE: its JSON kind, never the value nor
+    its length (a too-long value's refusal says how long it is: that is what is wrong)."""
+    kind = "a string" if isinstance(value, str) else "a value"
+    return f"{kind} that is not shown (the field is sensitive)"
 
 
 def _json_text(value: object) -> str:

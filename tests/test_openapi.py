@@ -171,3 +171,24 @@ def test_generated_requests_never_fail_and_always_match_the_schema(
         exercise()
         tried += 1
     assert tried >= 20
+
+
+@pytest.mark.django_db
+def test_the_reveal_and_the_audit_log_are_documented_with_their_answers(
+    schema: dict[str, Any],
+) -> None:
+    reveal = schema["paths"]["/open/v5/users/{id}/reveal"]["post"]
+    audit = schema["paths"]["/open/v5/audit-events"]["get"]
+
+    assert sorted(reveal["responses"]) == sorted(
+        ["200", "400", "401", "403", "404", "413", "415", "429", "503"]
+    )
+    assert sorted(audit["responses"]) == ["200", "400", "401", "403", "429", "503"]
+    [action] = [p for p in audit["parameters"] if p["name"] == "action"]
+    assert "user.block" in action["schema"]["enum"]
+    events = schema["components"]["schemas"]["AuditEvent"]["properties"]
+    assert sorted(events) == sorted(
+        ["id", "action", "actor", "target", "keys", "address", "userAgent", "createdAt"]
+    )
+    masked = schema["components"]["schemas"]["UserObject"]["properties"]["masked"]
+    assert '"********"' in masked["description"]

@@ -20,17 +20,25 @@ from crm.permissions import Permission
 from masking.policy import MaskingPolicy, policy_for
 
 LIST_PARAMETERS = [
-    OpenApiParameter("query", str, description="Quick search over name, mobile number and email."),
+    OpenApiParameter(
+        "query",
+        str,
+        description="Quick search over name, mobile number and email. A field masked for the "
+        "role (no sensitive_view) is found by its whole value only (a whole email, a whole "
+        "number in any form); part of one matches nothing.",
+    ),
     OpenApiParameter(
         "filter",
         str,
-        description="A filter tree as JSON: and/or groups of {key, operator, values} conditions.",
+        description="A filter tree as JSON: and/or groups of {key, operator, values} conditions. "
+        "A key masked for the role takes only eq and in, on whole values (400 masked_key).",
     ),
     OpenApiParameter(
         "sort",
         str,
         description="lastSeenAt, -lastSeenAt (default), createdAt, "
-        "updatedAt, name, sessionsCount, profile.<indexed key>; '-' descends.",
+        "updatedAt, name, sessionsCount, profile.<indexed key>; '-' descends. Not a key "
+        "masked for the role (400 masked_key).",
     ),
     OpenApiParameter("limit", int, description="1-500, default 25."),
     OpenApiParameter("since", str, description="The `next` cursor of the previous page."),
@@ -59,7 +67,10 @@ class SearchRequestSerializer(StrictSerializer):
 class SegmentSerializer(StrictSerializer):
     id = serializers.CharField(read_only=True)
     name = serializers.CharField(max_length=100)
-    filter = serializers.JSONField()
+    filter = serializers.JSONField(
+        help_text="The filter tree. Values of conditions on keys masked for the role are shown "
+        "masked; the stored filter is unchanged."
+    )
     createdAt = serializers.IntegerField(read_only=True)
     updatedAt = serializers.IntegerField(read_only=True)
 

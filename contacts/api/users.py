@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -24,8 +25,10 @@ from contacts.representation import event_object, own_sensitive_values, user_obj
 from contacts.selectors.contacts import contact_get, contact_get_by_member_id
 from contacts.selectors.events import SORT_ORDERS, contact_events_page
 from contacts.services import events, profile
-from crm.api import PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, refusals
+from contacts.services.reveal import contact_value_reveal
+from crm.api import PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, StrictSerializer, refusals
 from crm.api_auth import OpenApiView
+from crm.openapi import JsonStringField
 from crm.permissions import Permission
 from masking.policy import policy_for
 
@@ -86,7 +89,10 @@ class UserObjectSerializer(serializers.Serializer):
     hasChat = serializers.BooleanField()
     blocked = serializers.BooleanField()
     masked = serializers.ListField(
-        child=serializers.CharField(), help_text="Keys whose values are shown masked."
+        child=serializers.CharField(),
+        help_text="Keys whose values this answer shows masked. A masked value is always a JSON "
+        'string, whatever the field\'s type; a value masked in full is "********". A role with '
+        "sensitive_view reveals one value with POST users/{id}/reveal.",
     )
 
 
@@ -129,10 +135,30 @@ class UserBlockSerializer(serializers.Serializer):
     )
 
 
+class UserRevealSerializer(StrictSerializer):
+    """POST users/{id}/reveal: the key whose value to show."""
+
+    key = JsonStringField(
+        max_length=80,
+        help_text="A key whose values are masked in the user object (listed in `masked` when "
+        "the user has a value): profile.mobileNumber, profile.email, name …",
+    )
+
+
+class RevealedSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    value = serializers.JSONField(
+        allow_null=True, help_text="The stored value, of the field's type; null when none."
+    )
+
+
 class UserEventSerializer(serializers.Serializer):
     id = serializers.CharField()
     name = serializers.CharField()
-    property = serializers.DictField()
+    property = serializers.DictField(
+        help_text="Free text, masked like messages: phone numbers, emails and the user's own "
+        "sensitive values in any string show masked."
+    )
     createdAt = serializers.IntegerField(help_text="Epoch milliseconds.")
 
 
@@ -333,6 +359,36 @@ class UserTouchView(OpenApiView):
         """Count a visit now: lastSeenAt and sessionsCount (no platform); needs contacts_edit."""
         contact = contact_get(viewer=self.viewer, contact_id=id)
         return _user(self, profile.contact_touch(viewer=self.viewer, contact=contact))
+
+
+class UserRevealView(OpenApiView):
+    """POST /open/v5/users/{id}/reveal: one masked value, shown to a role that may reveal it."""
+
+    permissions_by_method = {"POST": Permission.SENSITIVE_VIEW}
+
+    @extend_schema(
+        operation_id="users_reveal",
+        parameters=[ID],
+        request=UserRevealSerializer,
+        responses={
+            200: OpenApiResponse(
+                RevealedSerializer, description="The value, unmasked; one audit record written."
+            ),
+            **refusals(400, 404),
+        },
+        tags=TAGS,
+    )
+    def post(self, request: Request, id: str) -> Response:
+        """Reveal one masked value of the user, audited; needs sensitive_view and contacts_view."""
+        if not self.viewer.can(Permission.CONTACTS_VIEW):
+            raise PermissionDenied("Your role lacks the contacts_view permission needed for this.")
+        contact = contact_get(viewer=self.viewer, contact_id=id)
+        body = UserRevealSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        revealed = contact_value_reveal(
+            viewer=self.viewer, contact=contact, key=body.validated_data["key"]
+        )
+        return Response({"key": revealed.key, "value": revealed.value})
 
 
 class UserEventsView(OpenApiView):

@@ -29,5 +29,6 @@ urlpatterns = [
     re_path(rf"^users/{_ID}$", users.UserView.as_view(), name="user"),
     re_path(rf"^users/{_ID}/block$", users.UserBlockView.as_view(), name="block"),
     re_path(rf"^users/{_ID}/touch$", users.UserTouchView.as_view(), name="touch"),
+    re_path(rf"^users/{_ID}/reveal$", users.UserRevealView.as_view(), name="reveal"),
     re_path(rf"^users/{_ID}/events$", users.UserEventsView.as_view(), name="events"),
 ]

@@ -9,7 +9,8 @@ from typing import Any, Union
 from contacts.filtering.keys import TYPE_VALUES, KeySpec, key_resolve
 from crm.errors import InvalidInput, Problem
 from crm.ids import id_parse
-from crm.permissions import Permission, Viewer
+from crm.permissions import Viewer
+from masking.policy import MaskingPolicy, Visibility, policy_for_fields
 from profile_schema.models import FieldType, ProfileField
 from profile_schema.rules import key_rule
 from profile_schema.types import ValueRefused, type_spec
@@ -61,20 +62,27 @@ Node = Union[Condition, Group]  # noqa: UP007 - a forward-referenced alias
 
 
 class _Context:
-    """What parsing one tree needs: the channel's fields, the viewer, a segment loader."""
+    """What parsing one tree needs: the channel's fields, the viewer's masking policy (None:
+    no viewer, nothing is masked), a segment loader."""
 
     def __init__(
         self,
         fields: Mapping[str, ProfileField],
-        viewer: Viewer | None,
+        policy: MaskingPolicy | None,
         segment_filter: Callable[[int], Any] | None,
     ) -> None:
         self.fields = fields
-        self.viewer = viewer
+        self.policy = policy
         self.segment_filter = segment_filter
         self.problems: list[Problem] = []
         self.conditions = 0
         self.segments_open: list[int] = []
+
+    @property
+    def masking(self) -> MaskingPolicy | None:
+        """The policy the conditions written here answer to: none inside a saved segment, which
+        is the channel's and is compiled as it was stored."""
+        return None if self.segments_open else self.policy
 
     def refuse(self, path: str, code: str, message: str) -> None:
         self.problems.append(Problem(path, code, f"{path}: {message}"))
@@ -91,10 +99,13 @@ def filter_parse(
     """A validated tree for DATA (None for an empty filter); InvalidInput lists every problem.
 
     FIELDS are the channel's field definitions by full key; SEGMENT_FILTER(id) returns a saved
-    segment's filter JSON (or None when the channel has no such segment)."""
+    segment's filter JSON (or None when the channel has no such segment). A key VIEWER may not
+    see (masking.policy) is filtered only with `eq` / `in` on whole values; inside a saved
+    segment the conditions are the channel's, compiled as stored."""
     if data in (None, {}, ""):
         return None
-    context = _Context(fields, viewer, segment_filter)
+    policy = None if viewer is None else policy_for_fields(viewer, fields.values())
+    context = _Context(fields, policy, segment_filter)
     node = _node(data, path, 0, context)
     if context.conditions > MAX_CONDITIONS:
         context.refuse(
@@ -151,17 +162,22 @@ def _condition(data: Mapping[str, Any], path: str, context: _Context) -> Node | 
     if spec is None:
         context.refuse(f"{path}.key", "unknown_key", f"{key!r} is not a field of this channel.")
         return None
-    if spec.sensitive and context.viewer and not context.viewer.can(Permission.SENSITIVE_VIEW):
-        context.refuse(
-            f"{path}.key", "masked_key", f"{key} is masked for you, so it cannot be filtered."
-        )
-        return None
     allowed = operators_for(spec)
     if operator not in allowed:
         context.refuse(
             f"{path}.operator",
             "invalid_operator",
             f"{operator!r} does not apply to {key} ({spec.type}); allowed: {', '.join(allowed)}.",
+        )
+        return None
+    policy = context.masking
+    if policy is not None and not policy.may_filter(spec.key, str(operator)):
+        whole = [op for op in allowed if policy.may_filter(spec.key, op)]
+        context.refuse(
+            f"{path}.operator",
+            "masked_key",
+            f"{key} is masked for you, so it is matched only on whole values"
+            f" ({', '.join(whole) or 'no operator applies'}), not with {operator}.",
         )
         return None
     values = data.get("values", [])
@@ -174,6 +190,14 @@ def _condition(data: Mapping[str, Any], path: str, context: _Context) -> Node | 
     if spec.kind == "segment":
         return _segment(path, operator, cleaned[0], context)
     return Condition(path, spec, operator, cleaned)
+
+
+def _is_masked_form(policy: MaskingPolicy, key: str, value: Any) -> bool:
+    """VALUE is what a viewer who may not see KEY is shown (`********`, `l**@shop.example`),
+    sent back as if it were data: it would match nothing, or overwrite a segment's value."""
+    if policy.visibility(key) is not Visibility.MASKED or not isinstance(value, str):
+        return False
+    return "*" in value and policy.mask(key, value) == value
 
 
 def operators_for(spec: KeySpec) -> tuple[str, ...]:
@@ -204,14 +228,25 @@ def _values(
         context.refuse(path, "invalid_values", f"{operator} {problem}; got {len(values)}.")
         return None
     parse = _value_parser(spec, operator)
+    # A value of a sensitive key is never echoed back, whoever sent it: messages reach logs.
+    hidden = spec.sensitive or (context.policy is not None and context.policy.is_masked(spec.key))
+    masking = context.masking
     cleaned, before = [], len(context.problems)
     for index, value in enumerate(values):
+        if masking is not None and _is_masked_form(masking, spec.key, value):
+            context.refuse(
+                f"{path}[{index}]",
+                "masked_value",
+                f"this is a masked value, as answers show {spec.key}; a filter on it matches"
+                " whole values, so send the whole value.",
+            )
+            continue
         try:
             cleaned.append(parse(value))
         except ValueRefused as refused:
-            context.refuse(
-                f"{path}[{index}]", refused.code, f"must be {refused.expected}; got {value!r}."
-            )
+            got = "a value not shown (the field is sensitive)" if hidden else repr(value)
+            message = f"must be {refused.expected}; got {got}."
+            context.refuse(f"{path}[{index}]", refused.code, message)
     if len(context.problems) > before:
         return None
     if operator == "between" and cleaned[0] > cleaned[1]:

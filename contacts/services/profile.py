@@ -38,8 +38,9 @@ from contacts.services.values import (
     problems_collect,
     tags_input_clean,
 )
+from crm.audit import audit_record
 from crm.errors import InvalidInput, Problem
-from crm.models import Channel
+from crm.models import AuditAction, Channel
 from crm.permissions import Viewer
 from profile_schema.locks import schema_read_lock
 from profile_schema.models import PROFILE_PREFIX
@@ -144,8 +145,17 @@ def contact_upsert_by_member_id(
 
 
 def contact_delete(*, viewer: Viewer, contact: Contact) -> None:
-    """Delete CONTACT with everything held on it (events, activity cascade)."""
-    contacts_for_channel(channel=viewer.channel).filter(pk=contact.pk).delete()
+    """Delete CONTACT with everything held on it (events, activity cascade), and record who
+    deleted which contact (its id, never its name) in the audit log, in the same transaction."""
+    with transaction.atomic():
+        deleted, _ = contacts_for_channel(channel=viewer.channel).filter(pk=contact.pk).delete()
+        if deleted:
+            audit_record(
+                channel_id=viewer.channel.pk,
+                viewer=viewer,
+                action=AuditAction.USER_DELETE,
+                target_user_id=contact.pk,
+            )
 
 
 def contact_consent_set(
@@ -179,10 +189,16 @@ def _reason_recorded(viewer: Viewer, reason: str) -> str:
 
 
 def _columns_set(
-    viewer: Viewer, contact: Contact, where: Q, now: datetime, **columns: Any
+    viewer: Viewer,
+    contact: Contact,
+    where: Q,
+    now: datetime,
+    audited: str | None = None,
+    **columns: Any,
 ) -> Contact:
     """One UPDATE of CONTACT's COLUMNS (and updatedAt = NOW) when it matches WHERE; a change
-    counts it active this month. The contact as stored afterwards."""
+    counts it active this month and, with AUDITED (an AuditAction), is recorded in the audit
+    log in the same transaction. The contact as stored afterwards."""
     with transaction.atomic():
         changed = (
             contacts_for_channel(channel=viewer.channel)
@@ -191,17 +207,26 @@ def _columns_set(
         )
         if changed:
             activity_record(channel=viewer.channel, contact_id=contact.pk, moment=now)
+            if audited:
+                audit_record(
+                    channel_id=viewer.channel.pk,
+                    viewer=viewer,
+                    action=audited,
+                    target_user_id=contact.pk,
+                )
     return contact_as_stored(viewer=viewer, contact_id=contact.pk)
 
 
 def contact_block(*, viewer: Viewer, contact: Contact, reason: str) -> Contact:
-    """Block CONTACT, recording who, when and why; blocking a blocked contact changes nothing."""
+    """Block CONTACT, recording who, when and why (and an audit record, without the reason);
+    blocking a blocked contact changes nothing and records nothing."""
     now = timezone.now()
     return _columns_set(
         viewer,
         contact,
         Q(blocked=False),
         now,
+        audited=AuditAction.USER_BLOCK,
         blocked=True,
         blocked_at=now,
         blocked_by_id=viewer.user.pk if viewer.user is not None else None,
@@ -210,12 +235,14 @@ def contact_block(*, viewer: Viewer, contact: Contact, reason: str) -> Contact:
 
 
 def contact_unblock(*, viewer: Viewer, contact: Contact) -> Contact:
-    """Unblock CONTACT, clearing who, when and why; unblocking an unblocked one changes nothing."""
+    """Unblock CONTACT, clearing who, when and why (an audit record keeps who unblocked);
+    unblocking an unblocked one changes nothing and records nothing."""
     return _columns_set(
         viewer,
         contact,
         Q(blocked=True),
         timezone.now(),
+        audited=AuditAction.USER_UNBLOCK,
         blocked=False,
         blocked_at=None,
         blocked_by=None,

@@ -16,6 +16,7 @@ from crm.errors import InvalidInput, Problem
 from crm.models import AuditAction
 from crm.permissions import Permission, Viewer
 from masking.policy import NESTED, policy_for, unmasked
+from profile_schema.cache import channel_fields, channel_version
 from profile_schema.models import PROFILE_PREFIX
 
 
@@ -34,6 +35,17 @@ def _value_of(user: dict[str, Any], key: str) -> Any:
     return user.get(key)
 
 
+def _not_revealable(viewer: Viewer, key: str) -> Problem:
+    """Why KEY has nothing to reveal: no such field, or a field shown in full already."""
+    channel = viewer.channel
+    known = {
+        row.key for row in channel_fields(channel_id=channel.pk, version=channel_version(channel))
+    }
+    if key not in known:
+        return Problem("key", "unknown_key", f"{key[:80]!r} is not a field of this channel.")
+    return Problem("key", "not_masked", f"{key} is not masked, so there is nothing to reveal.")
+
+
 def contact_value_reveal(*, viewer: Viewer, contact: Contact, key: Any) -> Revealed:
     """CONTACT's value of KEY, unmasked, for VIEWER (it needs `sensitive_view`), recorded in
     the audit log. A key that is not masked for the viewer is refused (nothing to reveal), so
@@ -44,9 +56,7 @@ def contact_value_reveal(*, viewer: Viewer, contact: Contact, key: Any) -> Revea
     if not isinstance(key, str) or not key:
         raise InvalidInput([Problem("key", "required", "key names the field to reveal.")])
     if not policy.may_reveal(key):
-        raise InvalidInput(
-            [Problem("key", "not_masked", f"{key} is not a masked field of this channel.")]
-        )
+        raise InvalidInput([_not_revealable(viewer, key)])
     value = _value_of(user_object(contact, policy=unmasked(contact.channel_id)), key)
     with transaction.atomic():
         audit_record(

@@ -251,7 +251,8 @@ def test_get_and_post_users_share_the_path(owner: Client) -> None:
     listed = owner.get("/open/v5/users").json()
 
     assert created.status_code == 201
-    assert [u["profile"]["email"] for u in listed["users"]] == ["new@shop.example"]
+    assert [u["profile"]["email"] for u in listed["users"]] == ["n**@shop.example"]
+    assert [u["id"] for u in listed["users"]] == [created.json()["user"]["id"]]
 
 
 @pytest.mark.django_db

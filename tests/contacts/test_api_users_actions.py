@@ -12,7 +12,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from contacts.models import Contact, ContactActivity, Event
-from crm.models import Channel
+from contacts.services.profile import contact_delete
+from crm.models import AuditEvent, Channel
+from crm.selectors import viewer_for_user
 from tests.contacts.factories import EventFactory, MemberFactory
 from tests.contacts.test_api_users import Api
 from tests.crm.factories import manager_in
@@ -323,6 +325,82 @@ def test_a_bad_block_body_is_refused(api: Api, member: Contact) -> None:
     ]
     member.refresh_from_db()
     assert member.blocked is False
+
+
+# --- the audit log of blocks, unblocks and deletes ----------------------------------------
+
+
+def audited(*actions: str) -> list[tuple[str, int | None, str, int | None]]:
+    """The audit records of ACTIONS: (action, target, actor type, actor id), oldest first."""
+    found = AuditEvent.objects.filter(action__in=actions).order_by("id")
+    return [(r.action, r.target_user_id, r.actor_type, r.actor_id) for r in found]
+
+
+@pytest.mark.django_db
+def test_a_block_and_an_unblock_are_audited_once_each_when_they_change_something(
+    api: Api, member: Contact
+) -> None:
+    calls = [
+        ("POST", "block", {"reason": "Sends spam to +821055512345"}),
+        ("POST", "block", {"reason": "Again"}),
+        ("DELETE", "block", None),
+        ("DELETE", "block", None),
+    ]
+    for method, path, body in calls:
+        assert api.call(method, f"users/{member.pk}/{path}", body).status_code == 200
+
+    who = ("credential", api.credential.pk)
+    assert audited("user.block", "user.unblock") == [
+        ("user.block", member.pk, *who),
+        ("user.unblock", member.pk, *who),
+    ]
+    # The reason is free text: the record keeps who and when, never what was written.
+    texts = AuditEvent.objects.values_list("detail", "keys", "actor_name")
+    assert not any("+8210" in str(text) for text in texts)
+
+
+@pytest.mark.django_db
+def test_a_refused_block_records_nothing(channel: Channel, member: Contact) -> None:
+    viewer_only = Api(channel, permissions={"contacts_view"}, name="reader")
+
+    assert viewer_only.call("POST", f"users/{member.pk}/block", {}).status_code == 403
+    assert audited("user.block") == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["users/{id}", "users/@m-42"])
+def test_a_delete_is_audited_with_the_contacts_id_never_its_name(
+    api: Api, member: Contact, path: str
+) -> None:
+    contact_id = member.pk
+
+    response = api.call("DELETE", path.format(id=contact_id))
+    again = api.call("DELETE", path.format(id=contact_id))
+
+    assert (response.status_code, again.status_code) == (204, 404)
+    assert audited("user.delete") == [("user.delete", contact_id, "credential", api.credential.pk)]
+    record = AuditEvent.objects.get(action="user.delete")
+    assert "Kim" not in f"{record.keys} {record.detail} {record.actor_name}"
+    assert not Contact.objects.filter(pk=contact_id).exists()
+
+
+@pytest.mark.django_db
+def test_a_manager_deleting_through_the_service_is_recorded_as_themself(
+    channel: Channel, member: Contact
+) -> None:
+    manager = manager_in(channel, "owner", username="lead@shop.example").user
+    viewer = viewer_for_user(user=manager, channel=channel)
+    assert viewer is not None
+
+    contact_delete(viewer=viewer, contact=member)
+    contact_delete(viewer=viewer, contact=member)  # gone already: nothing more recorded
+
+    record = AuditEvent.objects.get(action="user.delete")
+    assert (record.actor_type, record.actor_id, record.actor_name) == (
+        "manager",
+        manager.pk,
+        "lead@shop.example",
+    )
 
 
 # --- touch ---------------------------------------------------------------------------------

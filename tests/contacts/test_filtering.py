@@ -271,14 +271,15 @@ class TestValidation:
         assert self.refused(viewer, cond("channel_id", "eq", 1)) == [("filter.key", "unknown_key")]
 
     @pytest.mark.django_db
-    def test_masked_keys_cannot_be_filtered_without_sensitive_view(
+    def test_masked_keys_are_filtered_only_on_whole_values_without_sensitive_view(
         self, shop: Channel, people: None
     ) -> None:
         basic = Viewer(channel=shop, permissions=frozenset({Permission.CONTACTS_VIEW}))
 
         assert self.refused(basic, cond("profile.mobileNumber", "exists")) == [
-            ("filter.key", "masked_key")
+            ("filter.operator", "masked_key")
         ]
+        assert names(basic, cond("profile.mobileNumber", "eq", "010-1234-5678")) == ["Cho"]
         assert names(basic, cond("profile.grade", "eq", "gold")) == ["Ahn"]
 
 
@@ -308,16 +309,17 @@ class TestIsolationAndSearch:
         assert names(viewer, query="MINSEO@") == ["김민서"]
 
     @pytest.mark.django_db
-    def test_quick_search_skips_masked_fields_for_viewers_without_sensitive_view(
+    def test_quick_search_finds_masked_fields_only_by_whole_values_without_sensitive_view(
         self, shop: Channel
     ) -> None:
         person(shop, "Kim", mobileNumber="+821099998888")
         basic = Viewer(channel=shop, permissions=frozenset({Permission.CONTACTS_VIEW}))
+        owner = Viewer(channel=shop, permissions=ALL_PERMISSIONS)
 
-        assert names(basic, query="010-9999-8888") == []
-        assert names(Viewer(channel=shop, permissions=ALL_PERMISSIONS), query="010-9999-8888") == [
-            "Kim"
-        ]
+        assert names(basic, query="010-9999-8888") == ["Kim"]
+        assert names(basic, query="010-9999-888") == []
+        assert names(basic, query="9999-8888") == []
+        assert names(owner, query="010-9999-888") == ["Kim"]
 
     @pytest.mark.django_db
     def test_a_segment_is_usable_as_a_condition(

@@ -15,7 +15,7 @@ from contacts.services.atomic import contact_defaults
 from contacts.services.tags import DELETE_BATCH_SIZE, TAG_REMOVAL_BATCH_SQL
 from crm.jobs.models import PeriodicSchedule
 from crm.models import Channel
-from crm.permissions import ALL_PERMISSIONS, Viewer
+from crm.permissions import ALL_PERMISSIONS, BASIC_PERMISSIONS, Viewer
 from crm.provisioning import channel_provision
 from profile_schema.indexes import index_name_for, indexes_sync_all
 from profile_schema.services import profile_field_create
@@ -170,6 +170,26 @@ def test_quick_search_for_a_prefix_uses_the_prefix_indexes(
         # the planner may also walk the list order and stop at 26 (about as cheap on this
         # table, and its choice moves with ANALYZE's sample), so only the count is held.
         assert index in plan_indexes(contact_list_page_query(big, query))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [
+        ("010-1001-2345", "contact_mobile_prefix"),  # a whole number, as people type it
+        ("+821010012345", "contact_mobile_prefix"),
+        ("USER1234@MAIL.EXAMPLE", "contact_email_prefix"),
+    ],
+)
+def test_a_whole_value_search_of_a_masked_field_is_an_equality_of_its_index(
+    big: Viewer, query: str, index: str
+) -> None:
+    basic = Viewer(channel=big.channel, permissions=BASIC_PERMISSIONS)  # masked email, phone
+    matching = contact_filtered(viewer=basic, query=query)
+
+    assert index in plan_indexes(matching)
+    assert matching.count() == 1
+    assert index in plan_indexes(contact_list_page_query(basic, query))
 
 
 def contact_list_page_query(viewer: Viewer, query: str, matching: Any = None) -> Any:

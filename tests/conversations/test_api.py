@@ -18,6 +18,8 @@ from conversations.models import Conversation, Message, OutboxMessage
 from crm.api import epoch_ms
 from crm.models import Channel, Plan
 from crm.permissions import Permission
+from profile_schema.models import Masking, ProfileField
+from profile_schema.services import profile_field_update
 from tests.conversations.factories import (
     MOBILE,
     ApiClient,
@@ -87,6 +89,36 @@ def test_post_starts_a_chat_and_answers_the_user_chat(shop: Channel, api: ApiCli
     assert OutboxMessage.objects.get().conversation_id == conversation.pk
     assert Contact.objects.get(pk=kim.pk).has_chat is True
     assert response["x-ratelimit-limit"] == "1200"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ["basic", "owner"])
+def test_a_message_is_free_text_masked_in_every_answer(shop: Channel, role: str) -> None:
+    email_field = ProfileField.objects.get(channel=shop, key="profile.email")
+    profile_field_update(field=email_field, masking=Masking.FULL)
+    kim = customer(shop, mobileNumber="+821055512345", email="leak-marker-7f3a@example.com")
+    api = ApiClient(shop, role)
+    text = (
+        "Kim, we called 010-5551-2345 and wrote to leak-marker-7f3a@example.com; "
+        "our desk is at desk@shop.example or 02-555-1234."
+    )
+
+    started = api.post(
+        f"users/{kim.pk}/user-chats", {"medium": "chat", "message": {"plainText": text}}
+    )
+    listed = api.get(f"users/{kim.pk}/user-chats")
+
+    assert (started.status_code, listed.status_code) == (201, 200)
+    # Every phone number and email in the text (full masking of emails here), not only Kim's.
+    masked = (
+        "Kim, we called 010-****-2345 and wrote to ********; "
+        "our desk is at ******** or 02-***-1234."
+    )
+    assert started.json()["userChat"]["firstMessage"]["plainText"] == masked
+    assert listed.json()["userChats"][0]["firstMessage"]["plainText"] == masked
+    for body in (started.content.decode(), listed.content.decode()):
+        assert "leak-marker" not in body and "5551" not in body and "desk@" not in body
+    assert Message.objects.get().plain_text == text  # stored as written
 
 
 @pytest.mark.django_db
