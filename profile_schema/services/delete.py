@@ -6,6 +6,9 @@ job works on. profile_field_delete_start queues the `fieldDelete` job: its value
 batch, each batch its own transaction (profile_field_remove_batch), then
 profile_field_delete_finish sweeps what was written meanwhile under the schema lock and drops
 the definition last, with its index. profile_field_delete runs the same steps in one call.
+
+The audit record (`field.delete`, with the confirmed count of contacts holding a value) is
+written when the deletion is decided: with the job's start, in its transaction.
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from crm.audit import audit_record
 from crm.jobs.models import Job, JobKind
 from crm.jobs.services import job_start
+from crm.models import AuditAction
 from crm.permissions import Viewer
 from profile_schema.indexes import index_build_start
 from profile_schema.locks import schema_write_lock
@@ -38,9 +43,14 @@ class StaleConfirmation(ValidationError):
         self.count = count
 
 
-def profile_field_delete(*, field: ProfileField, confirm_count: int) -> int:
+def profile_field_delete(
+    *, field: ProfileField, confirm_count: int, viewer: Viewer | None = None
+) -> int:
     """Delete FIELD and its values (in batches) once CONFIRM_COUNT is the current count."""
-    profile_field_delete_check(field=field, confirm_count=confirm_count)
+    with transaction.atomic():
+        ProfileField.objects.select_for_update().filter(pk=field.pk).first()
+        profile_field_delete_check(field=field, confirm_count=confirm_count)
+        _delete_record(field, viewer, confirm_count)
     removed = stored_values_walk(lambda after: profile_field_remove_batch(field=field, after=after))
     return removed + profile_field_delete_finish(field=field)
 
@@ -54,12 +64,26 @@ def profile_field_delete_start(
     # Starts on one field queue here: the second sees the first one's job.
     ProfileField.objects.select_for_update().filter(pk=field.pk).first()
     profile_field_delete_check(field=field, confirm_count=confirm_count)
-    return job_start(
+    job = job_start(
         channel=field.channel,
         kind=JobKind.FIELD_DELETE,
         params={"fieldId": field.pk, "key": field.key},
         requested_by=requested_by,
         total=confirm_count,
+    )
+    _delete_record(field, requested_by, confirm_count, job=job.pk)
+    return job
+
+
+def _delete_record(
+    field: ProfileField, viewer: Viewer | None, count: int | None, **more: int
+) -> None:
+    audit_record(
+        channel_id=field.channel_id,
+        viewer=viewer,
+        action=AuditAction.FIELD_DELETE,
+        keys=[field.key],
+        detail={"type": field.type, "count": count, **more},
     )
 
 

@@ -10,10 +10,13 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from crm.models import Channel
+from crm.audit import audit_record
+from crm.models import AuditAction, Channel
+from crm.permissions import Viewer
 from profile_schema.models import PROFILE_PREFIX, Masking, ProfileField
 from profile_schema.presets import BUILT_IN_FIELDS, PROFILE_PRESETS
 from profile_schema.services.checks import (
+    API_NAMES,
     channel_lock,
     index_flag_set,
     masking_check,
@@ -26,7 +29,8 @@ from profile_schema.statistics import statistics_sync_on_commit
 
 @transaction.atomic
 def profile_fields_install_presets(*, channel: Channel) -> None:
-    """Give CHANNEL the built-in field definitions and the profile presets it lacks."""
+    """Give CHANNEL the built-in field definitions and the profile presets it lacks (part of
+    opening a channel: no audit record)."""
     rows = [
         ProfileField(
             channel=channel,
@@ -55,8 +59,10 @@ def profile_field_create(
     masking: str = Masking.FULL,
     shown_in_profile: bool = True,
     indexed: bool = False,
+    viewer: Viewer | None = None,
 ) -> ProfileField:
-    """Define a `profile.*` key: camelCase, unique in the channel, typed, placed last."""
+    """Define a `profile.*` key: camelCase, unique in the channel, typed, placed last; the
+    audit record, by VIEWER (None: the system), names its key, type and flags."""
     bare = new_key_clean(key)
     type_check(bare, type)
     masking_check(type, masking)
@@ -80,12 +86,23 @@ def profile_field_create(
     if indexed:
         field.save(update_fields=index_flag_set(field, indexed=True))
     statistics_sync_on_commit(type)
+    flags = ("type", "sensitive", "masking", "shown_in_profile", "indexed")
+    audit_record(
+        channel_id=channel.pk,
+        viewer=viewer,
+        action=AuditAction.FIELD_CREATE,
+        keys=[full_key],
+        detail={API_NAMES[flag]: getattr(field, flag) for flag in flags},
+    )
     return field
 
 
 @transaction.atomic
-def profile_fields_reorder(*, channel: Channel, keys: list[str]) -> None:
-    """Order CHANNEL's fields as KEYS, which names each of them (full keys) exactly once."""
+def profile_fields_reorder(
+    *, channel: Channel, keys: list[str], viewer: Viewer | None = None
+) -> None:
+    """Order CHANNEL's fields as KEYS, which names each of them (full keys) exactly once; one
+    audit record names the fields that moved."""
     fields = {f.key: f for f in ProfileField.objects.select_for_update().filter(channel=channel)}
     twice = sorted(key for key, seen in Counter(keys).items() if seen > 1)
     unknown = sorted(set(keys) - fields.keys())
@@ -100,6 +117,15 @@ def profile_fields_reorder(*, channel: Channel, keys: list[str]) -> None:
     if problems:
         raise ValidationError({"keys": problems})
     now = timezone.now()
+    moved = [key for position, key in enumerate(keys) if fields[key].order != position]
     for position, key in enumerate(keys):
         fields[key].order, fields[key].updated_at = position, now
     ProfileField.objects.bulk_update(fields.values(), ["order", "updated_at"])
+    if moved:
+        audit_record(
+            channel_id=channel.pk,
+            viewer=viewer,
+            action=AuditAction.FIELD_CHANGE,
+            keys=moved,
+            detail={"changed": ["order"]},
+        )

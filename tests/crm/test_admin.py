@@ -208,3 +208,23 @@ def test_a_credential_is_renamed_and_revoked_in_the_admin(channel: Channel) -> N
     credential = ApiCredential.objects.get(pk=issued.credential.pk)
     revoked = datetime(2025, 1, 2, 3, 4, 5, tzinfo=ZoneInfo("Asia/Seoul"))  # TIME_ZONE's
     assert (credential.name, credential.role, credential.revoked_at) == ("old sync", basic, revoked)
+
+
+@pytest.mark.django_db
+def test_a_superuser_adds_a_channel_with_its_roles_and_presets() -> None:
+    client = Client()
+    client.force_login(UserFactory(username="root@ops.example", is_superuser=True))
+
+    page = client.get(reverse("admin:crm_channel_add"))
+    response = client.post(
+        reverse("admin:crm_channel_add"),
+        {"name": "New shop", "plan": "paid", "timezone": "Asia/Seoul", "require_member_hash": "on"},
+    )
+
+    assert page.status_code == 200
+    assert "confirm_unverified_boots" not in page.content.decode()  # a new channel: no warning
+    assert response.status_code == 302
+    channel = Channel.objects.get(name="New shop")
+    assert (channel.plan, channel.require_member_hash) == ("paid", True)
+    assert sorted(channel.roles.values_list("name", flat=True)) == ["basic", "owner"]
+    assert channel.profile_fields.exists()

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from django.core.exceptions import ValidationError
 
 from crm import services
-from crm.models import MAX_ROLES_PER_CHANNEL, ApiCredential, Channel, Membership, Role
+from crm.models import (
+    MAX_ROLES_PER_CHANNEL,
+    ApiCredential,
+    AuditAction,
+    AuditEvent,
+    Channel,
+    Membership,
+    Role,
+)
 from crm.permissions import ALL_PERMISSIONS, BASIC_PERMISSIONS
 from profile_schema.models import ProfileField
 from tests.concurrency import run_together
@@ -193,3 +203,100 @@ def test_a_role_of_another_channel_is_refused_on_change_and_nothing_changes(
     assert Membership.objects.get(pk=membership.pk).role == basic
     stored = ApiCredential.objects.get(pk=issued.credential.pk)
     assert (stored.name, stored.role) == ("sync", basic)
+
+
+# -- audit records --------------------------------------------------------------------------
+
+
+def _records(channel: Channel) -> list[tuple[str, dict[str, object]]]:
+    rows = AuditEvent.objects.filter(channel_id=channel.pk).order_by("id")
+    return [(row.action, row.detail) for row in rows]
+
+
+@pytest.mark.django_db
+def test_a_role_update_records_only_a_real_change(channel: Channel) -> None:
+    role = services.role_create(channel=channel, name="care", permissions=["contacts_view"])
+    count = AuditEvent.objects.filter(channel_id=channel.pk).count()
+
+    services.role_update(role=role, name=" care ", permissions=["contacts_view"])
+    assert AuditEvent.objects.filter(channel_id=channel.pk).count() == count
+    services.role_update(role=role, name="care", permissions=["contacts_view", "block"])
+
+    assert _records(channel)[-1] == (
+        AuditAction.ROLE_CHANGE,
+        {"roleId": role.pk, "role": "care", "added": ["block"], "removed": []},
+    )
+    assert AuditEvent.objects.filter(channel_id=channel.pk).count() == count + 1
+
+
+@pytest.mark.django_db
+def test_a_refused_role_change_or_deletion_records_nothing(channel: Channel) -> None:
+    owner = services.role_get(channel=channel, name="owner")
+    basic = services.role_get(channel=channel, name="basic")
+    services.manager_create(
+        channel=channel, email="kim@shop.example", password="a-good-password-1", role=basic
+    )
+    count = AuditEvent.objects.filter(channel_id=channel.pk).count()
+
+    with pytest.raises(ValidationError, match="keeps every permission"):
+        services.role_update(role=owner, name="owner", permissions=[])
+    with pytest.raises(ValidationError, match="cannot be deleted"):
+        services.role_delete(role=owner)
+    with pytest.raises(ValidationError, match="give them another role first"):
+        services.role_delete(role=basic)
+
+    assert AuditEvent.objects.filter(channel_id=channel.pk).count() == count
+    assert Role.objects.filter(pk__in=[owner.pk, basic.pk]).count() == 2
+
+
+@pytest.mark.django_db
+def test_a_manager_is_granted_once_per_role(channel: Channel) -> None:
+    basic = services.role_get(channel=channel, name="basic")
+    membership = services.manager_create(
+        channel=channel, email="kim@shop.example", password="a-good-password-1", role=basic
+    )
+    services.manager_create(channel=channel, email="kim@shop.example", password="", role=basic)
+    services.membership_role_set(membership=membership, role=basic)
+
+    grants = [r for r in _records(channel) if r[0] == AuditAction.MANAGER_GRANT]
+    assert grants == [
+        (
+            AuditAction.MANAGER_GRANT,
+            {"userId": membership.user_id, "manager": "kim@shop.example", "role": "basic"},
+        )
+    ]
+
+
+@pytest.mark.django_db
+def test_a_credential_given_back_its_access_is_granted_again(channel: Channel) -> None:
+    basic = services.role_get(channel=channel, name="basic")
+    credential = services.credential_create(channel=channel, role=basic, name="sync").credential
+    revoked = datetime(2025, 1, 2, tzinfo=UTC)
+
+    services.credential_update(credential=credential, name="sync", role=basic, revoked_at=revoked)
+    services.credential_update(credential=credential, name="sync 2", role=basic, revoked_at=None)
+    services.credential_update(credential=credential, name="sync 3", role=basic, revoked_at=None)
+
+    same = {"credentialId": credential.pk, "accessKey": credential.access_key, "role": "basic"}
+    assert _records(channel)[-3:] == [
+        (AuditAction.CREDENTIAL_GRANT, {**same, "name": "sync", "created": True}),
+        (AuditAction.CREDENTIAL_REVOKE, {**same, "name": "sync"}),
+        (AuditAction.CREDENTIAL_GRANT, {**same, "name": "sync 2", "restored": True}),
+    ]
+
+
+@pytest.mark.django_db
+def test_channel_settings_are_checked_and_a_refusal_changes_nothing(channel: Channel) -> None:
+    count = AuditEvent.objects.filter(channel_id=channel.pk).count()
+
+    with pytest.raises(ValidationError) as error:
+        services.channel_settings_update(
+            channel=channel, viewer=None, timezone="Mars/Olympus", audit_retention_days=7
+        )
+
+    assert set(error.value.message_dict) == {"timezone", "audit_retention_days"}
+    stored = Channel.objects.get(pk=channel.pk)
+    assert (stored.timezone, stored.audit_retention_days) == ("Asia/Seoul", 365)
+    assert AuditEvent.objects.filter(channel_id=channel.pk).count() == count
+    services.channel_settings_update(channel=channel, viewer=None, timezone="Asia/Seoul")
+    assert AuditEvent.objects.filter(channel_id=channel.pk).count() == count

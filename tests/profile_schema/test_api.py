@@ -825,11 +825,13 @@ def test_starting_a_delete_or_a_type_change_takes_a_fixed_number_of_queries(
         assert response.status_code == 202
 
     # the credential, the rate-limit window, the field, then in one transaction: the field's
-    # row lock, the running jobs, the count, the channel, the job (and the savepoint's two)
-    assert len(deleting) == 10, [q["sql"] for q in deleting]
+    # row lock, the running jobs, the count, the channel, the job, the audit record (and the
+    # savepoint's two)
+    assert len(deleting) == 11, [q["sql"] for q in deleting]
     # the same three, then: the schema lock, the row lock, the running jobs, the blocking
-    # values, the update, the channel, the count, the job (and two savepoints' four)
-    assert len(retyping) == 15, [q["sql"] for q in retyping]
+    # values, the update, the audit record, the channel, the count, the job (and two
+    # savepoints' four)
+    assert len(retyping) == 16, [q["sql"] for q in retyping]
 
 
 # -- the OpenAPI document ---------------------------------------------------------------------

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from contacts.models import Contact
 from crm.errors import Conflict
 from crm.jobs.models import Job
-from crm.models import Channel
+from crm.models import AuditAction, AuditEvent, Channel
 from crm.permissions import ALL_PERMISSIONS, Viewer
 from profile_schema import stored_values
 from profile_schema.models import ProfileField
@@ -167,3 +167,21 @@ def test_two_deletes_started_at_once_make_one_job_and_one_conflict(channel: Chan
         1,
         {"fieldId": field.pk, "key": "profile.grade"},
     )
+
+
+def test_a_deletion_is_recorded_once_decided_and_a_refused_one_is_not(channel: Channel) -> None:
+    field = field_in(channel, "grade")
+    ContactFactory.create_batch(2, channel=channel, profile={"grade": "gold-marker-5512"})
+    viewer = Viewer(channel=channel, permissions=ALL_PERMISSIONS)
+
+    error_of(profile_field_delete, field=field, confirm_count=1, viewer=viewer)
+    assert not AuditEvent.objects.filter(action=AuditAction.FIELD_DELETE).exists()
+    profile_field_delete(field=field, confirm_count=2, viewer=viewer)
+
+    [record] = AuditEvent.objects.filter(action=AuditAction.FIELD_DELETE)
+    assert (record.channel_id, record.keys, record.detail) == (
+        channel.pk,
+        ["profile.grade"],
+        {"type": "string", "count": 2},
+    )
+    assert "gold-marker-5512" not in str(record.detail)

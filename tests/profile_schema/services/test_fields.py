@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from crm.models import Channel
+from crm.models import AuditAction, AuditEvent, Channel, Role
+from crm.permissions import Viewer
 from profile_schema.models import FieldType, Masking, ProfileField
 from profile_schema.presets import BUILT_IN_FIELDS, PROFILE_PRESETS
 from profile_schema.services import (
@@ -13,6 +14,7 @@ from profile_schema.services import (
     profile_field_delete,
     profile_fields_reorder,
 )
+from tests.crm.factories import manager_in
 from tests.profile_schema.factories import field_in
 from tests.profile_schema.services.outcomes import error_of, field_snapshot
 
@@ -153,3 +155,31 @@ def test_a_reorder_with_missing_unknown_or_repeated_keys_changes_nothing(
         ]
     }
     assert field_snapshot(channel) == before
+
+
+# -- audit records ----------------------------------------------------------------------------
+
+
+def test_a_reorder_records_the_fields_that_moved_as_the_viewer(channel: Channel) -> None:
+    keys = list(ProfileField.objects.filter(channel=channel).values_list("key", flat=True))
+    owner = Role.objects.get(channel=channel, name="owner")
+    user = manager_in(channel, owner.name).user
+    viewer = Viewer(channel=channel, permissions=frozenset(owner.permissions), user=user)
+    wanted = [keys[1], keys[0], *keys[2:]]
+
+    profile_fields_reorder(channel=channel, keys=wanted, viewer=viewer)
+    profile_fields_reorder(channel=channel, keys=wanted, viewer=viewer)  # nothing moves
+
+    records = AuditEvent.objects.filter(channel_id=channel.pk, action=AuditAction.FIELD_CHANGE)
+    assert [(r.keys, r.detail, r.actor_id) for r in records] == [
+        (sorted(keys[:2]), {"changed": ["order"]}, user.pk)
+    ]
+
+
+def test_opening_a_channel_records_no_field_creation(channel: Channel) -> None:
+    # the presets come with the channel; a field defined later is recorded
+    assert not AuditEvent.objects.filter(channel_id=channel.pk).exists()
+    field_in(channel, "grade")
+    assert list(AuditEvent.objects.values_list("action", "keys", "actor_type")) == [
+        (AuditAction.FIELD_CREATE, ["profile.grade"], "system")
+    ]
