@@ -100,7 +100,7 @@ class MaskingPolicy:
     def mask(self, key: str, value: Any) -> Any:
         """VALUE of KEY as this viewer sees it (None, an absent value, stays None)."""
         mode = self.modes.get(key)
-        if mode is None or value is None:
+        if mode is None or value in (None, ""):
             return value
         return value_mask(key, mode, value)
 
@@ -124,8 +124,8 @@ class MaskingPolicy:
         else:
             top, _, rest = key.partition(".")
             holder, name = (user.get(top), rest) if top in NESTED and rest else (user, key)
-        if not isinstance(holder, dict) or holder.get(name) is None:
-            return False
+        if not isinstance(holder, dict) or holder.get(name) in (None, ""):
+            return False  # no value: nothing to hide
         holder[name] = value_mask(key, mode, holder[name])
         return True
 
