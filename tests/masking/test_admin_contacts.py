@@ -443,3 +443,25 @@ def test_a_masked_value_typed_into_a_new_condition_is_refused(channel: Channel) 
     assert "profile.secretCode is masked for you" in refused.content.decode()
     segment.refresh_from_db()
     assert segment.filter["and"][0]["values"] == ["s-111", "s-222"]
+
+
+def test_the_contacts_own_values_are_masked_in_free_text_even_when_no_phone_or_email_is(
+    channel: Channel,
+) -> None:
+    ProfileField.objects.filter(
+        channel=channel, key__in=["profile.email", "profile.mobileNumber"]
+    ).update(sensitive=False)
+    sensitive(channel, "profile.name")
+    contact = kim(channel)
+    event = contact_event_track(
+        contact=contact, name="Checkout", properties={"note": "for Kim Minji", "phone": MOBILE}
+    )
+
+    body = (
+        manager_client(channel, "basic")
+        .get(reverse("admin:contacts_event_change", args=[event.pk]))
+        .content.decode()
+    )
+
+    assert "Kim Minji" not in body and f"for {FULL_MASK}" in body
+    assert MOBILE in body  # the channel shows phone numbers: free text keeps them

@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from crm import services as crm_services
 from crm.models import AuditEvent, Channel
 from tests.crm.factories import manager_in
 from tests.masking.admin_markers import (
@@ -57,10 +58,15 @@ def tags_changed(client: Client, marked: Marked) -> None:
     assert client.post(url, {"tags": "vip"}).status_code == 302
 
 
-def test_a_basic_manager_meets_no_marker_on_any_admin_page(channel: Channel) -> None:
+@pytest.mark.parametrize("role", ["basic", "viewer"])
+def test_a_manager_who_may_not_reveal_meets_no_marker_on_any_admin_page(
+    channel: Channel, role: str
+) -> None:
     marked = marked_channel(channel)
-    client = logged_in(channel, "basic")
-    tags_changed(client, marked)
+    if role == "viewer":  # sees contacts, changes nothing: every form is read-only
+        crm_services.role_create(channel=channel, name=role, permissions=["contacts_view"])
+    tags_changed(logged_in(channel, "owner"), marked)
+    client = logged_in(channel, role)
 
     pages = walked(client, marked)
 
