@@ -25,11 +25,10 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from contacts.admin import shown
+from contacts.admin.contact_list import ContactTypeListFilter, SegmentListFilter, segment_too_slow
 from contacts.admin.deletion import contacts_deletion_summary
 from contacts.admin.search import SEARCHED, search_q, term_q
-from contacts.listing import ListTooSlow, contact_filtered, fields_by_key, unindexed_keys
-from contacts.models import Contact, ContactType
-from contacts.selectors.segments import segment_choices, segment_for_manager
+from contacts.models import Contact
 from contacts.services.profile import contact_consent_set, contact_delete
 from contacts.services.reveal import contact_value_reveal
 from contacts.services.tags import contact_tags_set
@@ -115,58 +114,6 @@ class ContactForm(forms.ModelForm):
             raise ValidationError(error.message_dict["tags"]) from error
 
 
-class ContactTypeListFilter(admin.SimpleListFilter):
-    """Member / lead / anonymous from the fixed choices (never a DISTINCT over all contacts)."""
-
-    title = "type"
-    parameter_name = "type"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(str(value), str(label)) for value, label in ContactType.choices]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        value = self.value()
-        return queryset.filter(type=value) if value in ContactType.values else queryset
-
-
-class SegmentListFilter(admin.SimpleListFilter):
-    """Contacts of a saved segment, compiled by the one filter language."""
-
-    title = "segment"
-    parameter_name = "segment"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        ids = model_admin.channel_ids(request, model_admin.view_permission)
-        found = segment_choices(channel_ids=ids)
-        return [(str(s.pk), f"{s.name} ({s.channel.name})") for s in found]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        value = self.value()
-        if not value:
-            return queryset
-        found = segment_for_manager(user=request.user, segment_id=value)
-        if found is None:
-            return queryset.none()
-        segment, viewer = found
-        try:
-            matching = contact_filtered(
-                viewer=viewer, filter={"key": "segment", "operator": "eq", "values": [segment.pk]}
-            )
-        except InvalidInput:
-            return queryset.none()
-        return queryset.filter(pk__in=matching.values("pk"))
-
-
-def _segment_too_slow(request: HttpRequest, timeout_ms: int) -> str:
-    """What the admin says of a segment whose list passed the timeout: the API's refusal."""
-    found = segment_for_manager(user=request.user, segment_id=request.GET.get("segment", ""))
-    keys: list[str] = []
-    if found is not None:
-        segment, viewer = found
-        keys = unindexed_keys(viewer=viewer, filter=segment.filter, fields=fields_by_key(viewer))
-    return ListTooSlow(timeout_ms).problem(keys).message
-
-
 class ContactChangeList(ChangeList):
     """The contacts changelist sorts only the ways an index reads a channel's contacts.
 
@@ -232,7 +179,7 @@ class ContactAdmin(MaskedAdmin):
         except OperationalError as error:
             if not statement_timed_out(error) or "segment" not in request.GET:
                 raise
-            self.message_user(request, _segment_too_slow(request, timeout), messages.ERROR)
+            self.message_user(request, segment_too_slow(request, timeout), messages.ERROR)
             rest = request.GET.copy()
             del rest["segment"]
             return HttpResponseRedirect(f"{request.path}?{rest.urlencode()}")
@@ -423,12 +370,12 @@ class ContactAdmin(MaskedAdmin):
         return viewer
 
 
+# One display method per column, masked by the row's policy: `member_id_shown` in the change
+# form (with the eye button), `member_id_listed` in the list.
 for _column in SHOWN_COLUMNS + EDITED_COLUMNS:
     setattr(ContactAdmin, shown_name(_column), shown.column_display(_column, in_form=True))
 for _column in LISTED_COLUMNS:
-    ordering = "last_seen_at" if _column == "last_seen_at" else None
-    setattr(
-        ContactAdmin,
-        f"{_column}_listed",
-        shown.column_display(_column, in_form=False, ordering=ordering),
+    _display = shown.column_display(
+        _column, in_form=False, ordering="last_seen_at" if _column == "last_seen_at" else None
     )
+    setattr(ContactAdmin, f"{_column}_listed", _display)

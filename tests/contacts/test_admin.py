@@ -200,7 +200,7 @@ def test_a_segment_past_the_list_timeout_names_the_field_to_index_over_the_list_
 ) -> None:
     from unittest import mock
 
-    from contacts.admin import contact as contacts_admin
+    from contacts.admin import contact_list as contacts_admin
     from contacts.services.segments import segment_create
     from crm.permissions import ALL_PERMISSIONS, Viewer
     from profile_schema.services import profile_field_create
