@@ -210,7 +210,9 @@ class Contact(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name or self.member_id or f"{ContactType(self.type).label} #{self.pk}"
+        # Never a value: the admin writes this into its history (LogEntry), its titles and
+        # its confirmations, for every manager, whatever the name's or member id's masking.
+        return f"Contact #{self.pk}"
 
 
 class Tag(models.Model):

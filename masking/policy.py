@@ -139,9 +139,9 @@ class MaskingPolicy:
     def free_value(self, value: Any, *, own_values: Iterable[str] = ()) -> Any:
         """A free-form JSON VALUE (event properties, form answers) with every string in it
         masked like free text."""
-        if not self.modes or not _masks_text(self.modes):
-            return value
         own = tuple(own_values)
+        if not self.modes or not (own or _masks_text(self.modes)):
+            return value
         return _walk(value, lambda text: text_mask(text, modes=self.modes, own_values=own))
 
     # Filters ------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
+from crm.admin_lookups import DeclaredLookupsOnly
 from crm.admin_scoping import ChannelListFilter, ChannelScopedAdmin
 from crm.errors import Conflict
 from crm.jobs.models import Job
@@ -37,8 +38,9 @@ def job_started_redirect(request: HttpRequest, jobs: list[Job], what: str) -> Ht
 
 
 @admin.register(Job)
-class JobAdmin(ChannelScopedAdmin):
+class JobAdmin(DeclaredLookupsOnly, ChannelScopedAdmin):
     view_permission = ANY_ROLE
+    extra_lookups = ("id__in",)  # job_started_redirect lists the jobs it started
     list_display = [
         "id",
         "kind",

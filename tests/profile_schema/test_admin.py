@@ -368,3 +368,31 @@ def test_another_channels_fields_are_invisible_and_untouchable(
     assert "profile.secretScore" not in listed.content.decode()
     assert (type_change.status_code, delete.status_code) == (403, 302)
     assert theirs.type == "number"
+
+
+@pytest.mark.django_db
+def test_the_sensitive_and_masking_toggles_need_general_settings(channel: Channel) -> None:
+    from crm import services as crm_services
+    from crm.permissions import ALL_PERMISSIONS, Permission
+
+    everything_else = sorted(ALL_PERMISSIONS - {Permission.GENERAL_SETTINGS})
+    crm_services.role_create(channel=channel, name="all but settings", permissions=everything_else)
+    email = ProfileField.objects.get(channel=channel, key="profile.email")
+    city = ProfileField.objects.get(channel=channel, key="city")
+    before = snapshot(channel)
+    client = client_for(channel, "all but settings")
+
+    responses = [
+        client.post(url("change", email.pk), change_form(email, sensitive="", masking="full")),
+        client.post(url("change", city.pk), change_form(city, sensitive="on", masking="full")),
+        client.post(url("add"), add_form(channel, sensitive="on", masking="partial")),
+    ]
+    form = client.get(url("change", email.pk))
+
+    assert [response.status_code for response in responses] == [403] * 3
+    assert snapshot(channel) == before
+    assert form.status_code == 200 and form.context["has_change_permission"] is False
+    owner = client_for(channel, "owner")
+    allowed = owner.post(url("change", city.pk), change_form(city, sensitive="on"))
+    city.refresh_from_db()
+    assert allowed.status_code == 302 and city.sensitive is True
