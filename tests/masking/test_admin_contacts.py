@@ -184,7 +184,7 @@ def test_a_value_that_is_not_masked_has_nothing_to_reveal(channel: Channel) -> N
 
     assert answer.status_code == 302
     assert answer["Location"] == reverse("admin:contacts_contact_change", args=[contact.pk])
-    assert messages_of(answer) == ["profile.name is not a masked field of this channel."]
+    assert messages_of(answer) == ["profile.name is not masked, so there is nothing to reveal."]
     assert not AuditEvent.objects.exists()
 
 

@@ -11,9 +11,10 @@ import json
 import logging
 import re
 from collections.abc import Iterator
+from html import escape
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.parse import quote, quote_plus, urldefrag, urljoin, urlsplit
 
 import pytest
 from django.test import Client
@@ -52,11 +53,31 @@ REVEALED = {
 }
 FREE_TEXT = f"Call me on 010-4729-5813 or write to {EMAIL}; my code is {SECRET}."
 MAX_PAGES = 400
+# What the walker types into search boxes: whole values, which find the customer.
+TYPED = ("010-4729-5813", EMAIL)
 
 
 def _domain_upper(email: str) -> str:
     local, _, domain = email.partition("@")
     return f"{local}@{domain.upper()}"  # normalised as stored: the domain lowercased
+
+
+def _typed_forms(term: str) -> tuple[str, ...]:
+    return (term, quote(term), quote(quote(term)), quote_plus(term), escape(term))
+
+
+def _typed_in(url: str) -> bool:
+    return any(form in url for term in TYPED for form in _typed_forms(term)[1:])
+
+
+def _typed_removed(page: str) -> str:
+    """PAGE without the search terms the walker typed itself, on a page whose address carries
+    them: the admin's search box and its links hold what the manager typed (the whole number a
+    customer gave on the phone). Every page without them is checked whole."""
+    for term in TYPED:
+        for form in _typed_forms(term):
+            page = page.replace(form, "")
+    return page
 
 
 def _leaks(text: str) -> list[str]:
@@ -111,8 +132,14 @@ def _crawl(client: Client, starts: list[str]) -> Iterator[tuple[str, str]]:
             continue
         seen.add(url)
         response = client.get(url, follow=True)
-        body = response.content.decode("utf-8", "replace")
-        yield url, body + "\n" + json.dumps(dict(response.headers))
+        raw = (
+            b"".join(response.streaming_content)  # a CSV download
+            if response.streaming
+            else response.content
+        )
+        body = raw.decode("utf-8", "replace")
+        shown = body + "\n" + json.dumps(dict(response.headers))
+        yield url, _typed_removed(shown) if _typed_in(url) else shown
         if "html" not in response.headers.get("Content-Type", ""):
             continue
         parser = _Links()
