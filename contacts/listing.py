@@ -36,6 +36,7 @@ from django.db.models.lookups import (
 
 from contacts.filtering import Condition, Group, filter_compile, filter_parse, quick_search_q
 from contacts.filtering.parse import Node
+from contacts.filtering.search import searched_key
 from contacts.models import Contact
 from contacts.selectors.contacts import contacts_for_channel
 from contacts.selectors.segments import segment_filter_of
@@ -50,6 +51,7 @@ from crm.cursors import cursor_decode, cursor_encode
 from crm.errors import InvalidInput, Problem
 from crm.permissions import Viewer
 from crm.session_settings import settings_for_block, statement_timed_out
+from masking.lookups import masked_lookups_charge
 from masking.policy import MaskingPolicy, policy_for_fields
 from profile_schema.cache import channel_fields, channel_version
 from profile_schema.indexes import index_supported
@@ -244,6 +246,8 @@ def contact_filtered(
 
     node = filter_parse(filter, fields=fields, viewer=viewer, segment_filter=segment_filter)
     searchable, whole_only = search_scope(masking_policy(viewer, fields))
+    if searched_key(query or "") in whole_only:
+        masked_lookups_charge(viewer=viewer, count=1)
     q = filter_compile(node, tz=viewer.channel.timezone) & quick_search_q(
         query or "", searchable=searchable, whole_only=whole_only
     )
@@ -402,7 +406,9 @@ def unindexed_keys(*, viewer: Viewer, filter: Any, fields: dict[str, ProfileFiel
     def segment_filter(segment_id: int) -> Any:
         return segment_filter_of(viewer=viewer, segment_id=segment_id)
 
-    node = filter_parse(filter, fields=fields, viewer=viewer, segment_filter=segment_filter)
+    node = filter_parse(
+        filter, fields=fields, viewer=viewer, segment_filter=segment_filter, charged=False
+    )
     found: list[str] = []
 
     def visit(node: Node | None) -> None:

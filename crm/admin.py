@@ -102,12 +102,15 @@ class ChannelAdmin(ChannelScopedAdmin):
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
             return ["name", "plan", "timezone", "require_member_hash"]
+        # The member-hash secret signs any member id: whoever holds it boots as any member and
+        # reads their data unmasked. Only owners (every permission) see it.
+        secret = ["member_hash_secret"] if self._owner_of(request, obj) else []
         return [
             "name",
             "plan",
             "timezone",
             "plugin_key",
-            "member_hash_secret",
+            *secret,
             "require_member_hash",
             "confirm_unverified_boots",
             "audit_retention_days",

@@ -45,9 +45,9 @@ class AuthenticationFailed(Exception):
 class RateLimited(Exception):
     """Too many requests in the current window; retry after RETRY_AFTER seconds."""
 
-    def __init__(self, retry_after: int) -> None:
+    def __init__(self, retry_after: int, message: str = "") -> None:
         self.retry_after = retry_after
-        super().__init__(f"Too many requests; retry in {retry_after} s.")
+        super().__init__(message or f"Too many requests; retry in {retry_after} s.")
 
 
 class Conflict(Exception):

@@ -66,6 +66,14 @@ class Channel(models.Model):
 
     class Meta:
         ordering = ["name", "id"]
+        constraints = [
+            # The audit log's trigger lets a record go once it is older than this: never sooner
+            # than 30 days, whatever writes the row.
+            models.CheckConstraint(
+                condition=models.Q(audit_retention_days__gte=30, audit_retention_days__lte=3650),
+                name="channel_audit_retention_bounded",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

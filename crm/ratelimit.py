@@ -62,16 +62,19 @@ def limit_parse(bucket: str, rule: str) -> Limit:
     return Limit(bucket=bucket, limit=int(hits), period=int(period or 60))
 
 
-def rate_limit_hit(limits: list[Limit], *, now: float | None = None) -> RateDecision:
-    """Count one hit in every bucket of LIMITS and decide whether the request may go on."""
+def rate_limit_hit(
+    limits: list[Limit], *, now: float | None = None, weight: int = 1
+) -> RateDecision:
+    """Count WEIGHT hits (one request, or the values it looks up) in every bucket of LIMITS and
+    decide whether the request may go on."""
     now = time.time() if now is None else now
     starts = [math.floor(now / lim.period) * lim.period for lim in limits]
     client = _redis_client()
     hits = None
     if client is not None:
-        hits = _redis_hits(client, limits, starts)
+        hits = _redis_hits(client, limits, starts, weight)
     if hits is None:
-        hits = _postgres_hits(limits, starts, now)
+        hits = _postgres_hits(limits, starts, now, weight)
     return _decision(limits, starts, hits, now)
 
 
@@ -102,14 +105,15 @@ def _redis_client() -> redis.Redis | None:
     return _state.client
 
 
-# One command for all of a request's buckets: INCR each window key, and give a new key its
-# expiry (one period and a second after its first hit, so it outlives its window) in the same
-# atomic step.
+# One command for all of a request's buckets: INCRBY each window key by the weight (the last
+# argument), and give a new key its expiry (one period and a second after its first hit, so it
+# outlives its window) in the same atomic step.
 HIT_SCRIPT = """
 local hits = {}
+local weight = tonumber(ARGV[#ARGV])
 for i, key in ipairs(KEYS) do
-    hits[i] = redis.call('INCR', key)
-    if hits[i] == 1 then
+    hits[i] = redis.call('INCRBY', key, weight)
+    if hits[i] == weight then
         redis.call('EXPIRE', key, ARGV[i])
     end
 end
@@ -118,7 +122,7 @@ return hits
 
 
 def _redis_hits(
-    client: redis.Redis, limits: list[Limit], starts: list[int]
+    client: redis.Redis, limits: list[Limit], starts: list[int], weight: int = 1
 ) -> dict[str, int] | None:
     """Count a hit in every bucket's window key, in one script call; None when unreachable."""
     if _state.script is None:
@@ -127,7 +131,7 @@ def _redis_hits(
         f"{REDIS_KEY_PREFIX}{lim.bucket}:{start}" for lim, start in zip(limits, starts, strict=True)
     ]
     try:
-        replies = _state.script(keys=keys, args=[lim.period + 1 for lim in limits])
+        replies = _state.script(keys=keys, args=[*(lim.period + 1 for lim in limits), weight])
     except redis.RedisError as error:
         _state.resting_until = time.monotonic() + REDIS_RETRY_SECONDS
         logger.warning("Rate limits counted in PostgreSQL for %ss: %s", REDIS_RETRY_SECONDS, error)
@@ -135,11 +139,13 @@ def _redis_hits(
     return {lim.bucket: int(replies[i]) for i, lim in enumerate(limits)}
 
 
-def _postgres_hits(limits: list[Limit], starts: list[int], now: float) -> dict[str, int]:
-    values = ", ".join(["(%s, %s, 1)"] * len(limits))
+def _postgres_hits(
+    limits: list[Limit], starts: list[int], now: float, weight: int = 1
+) -> dict[str, int]:
+    values = ", ".join(["(%s, %s, %s)"] * len(limits))
     params: list[Any] = []
     for lim, start in zip(limits, starts, strict=True):
-        params += [lim.bucket, datetime.fromtimestamp(start, tz=UTC)]
+        params += [lim.bucket, datetime.fromtimestamp(start, tz=UTC), weight]
     # Expired windows of these buckets go in the same statement: no sweeper, one round trip.
     expired = datetime.fromtimestamp(now - max(lim.period for lim in limits) * 2, tz=UTC)
     buckets = [lim.bucket for lim in limits]
@@ -150,7 +156,7 @@ def _postgres_hits(limits: list[Limit], starts: list[int], now: float) -> dict[s
             " INSERT INTO crm_ratelimitwindow (bucket, window_start, hits) VALUES "
             + values
             + " ON CONFLICT (bucket, window_start) DO UPDATE"
-            " SET hits = crm_ratelimitwindow.hits + 1 RETURNING bucket, hits"
+            " SET hits = crm_ratelimitwindow.hits + EXCLUDED.hits RETURNING bucket, hits"
         )
         cursor.execute(sql, [buckets, expired, *params])
         return dict(cursor.fetchall())

@@ -222,6 +222,10 @@ SDK_RATE_LIMIT_PER_KEY = os.environ.get("SDK_RATE_LIMIT_PER_KEY", "6000/60")
 SDK_RATE_LIMIT_PER_ADDRESS = os.environ.get("SDK_RATE_LIMIT_PER_ADDRESS", "600/60")
 # /open/v5 rate limit per API credential or manager, "hits/seconds".
 API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "1200/60")
+# Whole values a viewer without sensitive_view may look up on keys masked for it (filter `eq` /
+# `in` values, a quick search by a whole phone number or email), "values/seconds": enough for a
+# few pasted lists a day, far too few to try every value a partial mask leaves open.
+MASKED_LOOKUP_LIMIT = os.environ.get("MASKED_LOOKUP_LIMIT", "5000/86400")
 # Where rate-limit counters live: Redis when REDIS_URL is set (redis://host:6379/0), else a
 # PostgreSQL table. Redis takes the counting off the database; when it cannot be reached, the
 # counters fall back to PostgreSQL for a few seconds at a time.

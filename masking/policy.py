@@ -14,7 +14,7 @@ logs); nothing decides masking anywhere else (ARCHITECTURE rule 7).
 Free text (event properties, messages, form answers) is masked by `text_mask`: when the channel
 marks `profile.mobileNumber` or `profile.email` sensitive, every phone number or email address
 found in the text is masked by the same rule, and so is any sensitive value of the contact's own
-found in it, for every viewer (free text has no reveal).
+found in it (two characters or more), for every viewer (free text has no reveal).
 """
 
 from __future__ import annotations
@@ -172,7 +172,7 @@ def text_mask(text: str, *, modes: Mapping[str, str], own_values: Iterable[str] 
     """TEXT with phone numbers, emails and OWN_VALUES masked, per the sensitive keys' MODES."""
     if not text:
         return text
-    for own in sorted({v for v in own_values if isinstance(v, str) and len(v) >= 3}, key=len)[::-1]:
+    for own in sorted({v for v in own_values if isinstance(v, str) and len(v) >= 2}, key=len)[::-1]:
         text = text.replace(own, FULL_MASK)
     if any(key in modes for key in EMAIL_KEYS):
         partial = modes.get("profile.email") == Masking.PARTIAL

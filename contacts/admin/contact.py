@@ -28,17 +28,19 @@ from contacts.admin import shown
 from contacts.admin.contact_list import ContactTypeListFilter, SegmentListFilter, segment_too_slow
 from contacts.admin.deletion import contacts_deletion_summary
 from contacts.admin.search import SEARCHED, search_q, term_q
+from contacts.filtering.search import searched_key
 from contacts.models import Contact
 from contacts.services.profile import contact_consent_set, contact_delete
 from contacts.services.reveal import contact_value_reveal
 from contacts.services.tags import contact_tags_set
 from contacts.services.values import tags_clean
 from crm.admin_scoping import ChannelListFilter
-from crm.errors import InvalidInput
+from crm.errors import InvalidInput, RateLimited
 from crm.permissions import Permission, Viewer
-from crm.selectors import viewer_for_user
+from crm.selectors import channel_get, viewer_for_user
 from crm.session_settings import settings_for_block, statement_timed_out
 from masking.admin_policy import MaskedAdmin, request_policies
+from masking.lookups import masked_lookups_charge
 from profile_schema.cache import channel_fields, channel_version
 
 # What the change form shows of the built-in columns, each masked per policy.
@@ -78,7 +80,9 @@ LISTED_COLUMNS = ("name", "member_id", "tags", "last_seen_at", "blocked")
 # Form fields a manager edits, and the keys they hold: a key masked for the manager is shown
 # masked instead, and left as it is.
 EDITED_COLUMNS = ("tags", "unsubscribe_email", "unsubscribe_texting")
-FIXED_COLUMNS = ("channel", "type", "veil_id")
+# The device id (veil_id) is never shown: it is a credential, since an SDK boot with it alone
+# reads the anonymous contact or lead it names.
+FIXED_COLUMNS = ("channel", "type")
 
 
 def shown_name(column: str) -> str:
@@ -193,7 +197,7 @@ class ContactAdmin(MaskedAdmin):
         web = [c for c in SHOWN_COLUMNS if c.startswith("web_")]
         app = [c for c in SHOWN_COLUMNS if c.startswith("mobile_")]
         return [
-            (None, {"fields": named("channel", "type", "member_id", "veil_id", "name", "tags")}),
+            (None, {"fields": named("channel", "type", "member_id", "name", "tags")}),
             ("Profile", {"fields": ["profile_shown"]}),
             ("Marketing consent", {"fields": named("unsubscribe_email", "unsubscribe_texting")}),
             (
@@ -269,9 +273,27 @@ class ContactAdmin(MaskedAdmin):
                 found = term_q(term, partial=SEARCHED, whole=frozenset())
             else:
                 found = search_q(term, [(pk, policies.of_id(pk)) for pk in ids])
+                self._masked_lookup_charge(request, term, ids, policies)
         except InvalidInput:
             return queryset.none(), False
+        except RateLimited as refused:
+            messages.error(request, str(refused))
+            return queryset.none(), False
         return queryset.filter(found), False
+
+    def _masked_lookup_charge(
+        self, request: HttpRequest, term: str, ids: list[int], policies: Any
+    ) -> None:
+        """A search by a whole value of a key masked for the manager counts against their
+        budget (masking.lookups) in each channel where it is masked."""
+        key = searched_key(term)
+        for channel_id in ids:
+            if key is None or policies.of_id(channel_id).may_match_partially(key):
+                continue
+            channel = channel_get(channel_id=channel_id)
+            viewer = viewer_for_user(user=request.user, channel=channel) if channel else None
+            if viewer is not None:
+                masked_lookups_charge(viewer=viewer, count=1)
 
     def save_model(self, request: HttpRequest, obj: Contact, form: Any, change: bool) -> None:
         data = form.cleaned_data

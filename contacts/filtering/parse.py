@@ -10,6 +10,7 @@ from contacts.filtering.keys import TYPE_VALUES, KeySpec, key_resolve
 from crm.errors import InvalidInput, Problem
 from crm.ids import id_parse
 from crm.permissions import Viewer
+from masking.lookups import masked_lookups_charge
 from masking.policy import MaskingPolicy, Visibility, policy_for_fields
 from profile_schema.models import FieldType, ProfileField
 from profile_schema.rules import key_rule
@@ -77,6 +78,8 @@ class _Context:
         self.problems: list[Problem] = []
         self.conditions = 0
         self.segments_open: list[int] = []
+        # Whole values looked up on keys masked for the viewer (masking.lookups' budget).
+        self.masked_values = 0
 
     @property
     def masking(self) -> MaskingPolicy | None:
@@ -95,8 +98,12 @@ def filter_parse(
     viewer: Viewer | None = None,
     segment_filter: Callable[[int], Any] | None = None,
     path: str = "filter",
+    charged: bool = True,
 ) -> Node | None:
     """A validated tree for DATA (None for an empty filter); InvalidInput lists every problem.
+
+    The whole values it looks up on keys masked for VIEWER count against the viewer's budget
+    (masking.lookups; a second parse of the same request passes CHARGED=False).
 
     FIELDS are the channel's field definitions by full key; SEGMENT_FILTER(id) returns a saved
     segment's filter JSON (or None when the channel has no such segment). A key VIEWER may not
@@ -113,6 +120,8 @@ def filter_parse(
         )
     if context.problems:
         raise InvalidInput(context.problems)
+    if charged and viewer is not None:
+        masked_lookups_charge(viewer=viewer, count=context.masked_values)
     return node
 
 
@@ -249,6 +258,8 @@ def _values(
             context.refuse(f"{path}[{index}]", refused.code, message)
     if len(context.problems) > before:
         return None
+    if masking is not None and masking.visibility(spec.key) is Visibility.MASKED:
+        context.masked_values += len(cleaned)
     if operator == "between" and cleaned[0] > cleaned[1]:
         context.refuse(path, "invalid_range", "between takes [from, to] with from ≤ to.")
         return None

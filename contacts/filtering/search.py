@@ -37,6 +37,18 @@ def phone_digits_e164(text: str) -> str:
     return digits
 
 
+def searched_key(query: str) -> str | None:
+    """The key QUERY searches: an email, a mobile number, or a name (None when empty)."""
+    text = query.strip()
+    if not text:
+        return None
+    if "@" in text:
+        return "profile.email"
+    if PHONE_TEXT.match(text):
+        return "profile.mobileNumber"
+    return "name"
+
+
 def quick_search_q(
     query: str, *, searchable: frozenset[str], whole_only: frozenset[str] = frozenset()
 ) -> Q:

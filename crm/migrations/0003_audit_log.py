@@ -72,6 +72,8 @@ $$;
 
 CREATE TRIGGER crm_audit_append_only BEFORE UPDATE OR DELETE ON crm_auditevent
     FOR EACH ROW EXECUTE FUNCTION crm_audit_append_only();
+-- Fires under session_replication_role = replica too, which silences ordinary triggers.
+ALTER TABLE crm_auditevent ENABLE ALWAYS TRIGGER crm_audit_append_only;
 
 CREATE FUNCTION crm_audit_purge(batch integer) RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE

@@ -228,3 +228,15 @@ def test_a_superuser_adds_a_channel_with_its_roles_and_presets() -> None:
     assert (channel.plan, channel.require_member_hash) == ("paid", True)
     assert sorted(channel.roles.values_list("name", flat=True)) == ["basic", "owner"]
     assert channel.profile_fields.exists()
+
+
+@pytest.mark.django_db
+def test_only_owners_see_the_member_hash_secret(channel: Channel) -> None:
+    """The secret signs any member id (a verified boot reads the member unmasked)."""
+    services.role_create(channel=channel, name="settings", permissions=["general_settings"])
+    page = f"/admin/crm/channel/{channel.pk}/change/"
+    settings_only = manager_client(channel, "settings").get(page)
+    owner = manager_client(channel, "owner").get(page)
+    assert settings_only.status_code == owner.status_code == 200
+    assert channel.member_hash_secret not in settings_only.content.decode()
+    assert channel.member_hash_secret in owner.content.decode()

@@ -119,3 +119,20 @@ def test_the_request_origin_is_recorded(channel: Channel) -> None:
     AuditRequestMiddleware(view)(request)
     assert (seen[0].address, seen[0].user_agent) == ("203.0.113.9", "Agent/1.0")
     assert _record(channel).address is None  # outside a request: no origin
+
+
+def test_replication_role_does_not_silence_the_trigger(channel: Channel) -> None:
+    """`session_replication_role = replica` turns ordinary triggers off; this one fires always."""
+    record = _record(channel)
+    with connection.cursor() as cursor:
+        cursor.execute("SET session_replication_role = replica")
+        try:
+            _refused("DELETE FROM crm_auditevent WHERE id = %s", [record.pk])
+        finally:
+            cursor.execute("SET session_replication_role = DEFAULT")
+    assert AuditEvent.objects.filter(pk=record.pk).exists()
+
+
+def test_retention_cannot_go_below_30_days_in_the_database(channel: Channel) -> None:
+    with pytest.raises(DatabaseError), transaction.atomic():
+        Channel.objects.filter(pk=channel.pk).update(audit_retention_days=1)

@@ -115,3 +115,18 @@ def test_an_unreachable_redis_falls_back_to_postgresql_and_rests() -> None:
 
     assert (first.allowed, first.remaining, second.remaining) == (True, 4, 3)
     assert RateLimitWindow.objects.get(bucket=limit.bucket).hits == 2
+
+
+@pytest.mark.django_db
+def test_a_weighted_hit_counts_its_weight(backend: str) -> None:
+    """A request that looks up many values counts each (masking.lookups' budget)."""
+    limit = Limit(bucket=bucket(), limit=10, period=86400)
+    now = 1_800_000_010.0
+
+    first = rate_limit_hit([limit], now=now, weight=7)
+    second = rate_limit_hit([limit], now=now, weight=3)
+    third = rate_limit_hit([limit], now=now, weight=1)
+
+    assert (first.allowed, first.remaining) == (True, 3)
+    assert (second.allowed, second.remaining) == (True, 0)
+    assert not third.allowed and third.retry_after > 0

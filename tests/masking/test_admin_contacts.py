@@ -465,3 +465,12 @@ def test_the_contacts_own_values_are_masked_in_free_text_even_when_no_phone_or_e
 
     assert "Kim Minji" not in body and f"for {FULL_MASK}" in body
     assert MOBILE in body  # the channel shows phone numbers: free text keeps them
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ["basic", "owner"])
+def test_the_device_id_is_never_shown(channel: Channel, role: str) -> None:
+    """A boot with the device id alone reads the contact it names: it is a credential."""
+    contact = ContactFactory(channel=channel, veil_id="veil-credential-7f3a9c", profile={})
+    page = change_page(manager_client(channel, role), contact)
+    assert "veil-credential-7f3a9c" not in page
