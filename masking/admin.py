@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from crm.admin_lookups import DeclaredLookupsOnly
 from crm.admin_scoping import ChannelListFilter, ChannelScopedAdmin
-from crm.models import AuditEvent
+from crm.models import ActorType, AuditEvent
 from crm.permissions import MANAGE_ACCESS
 from masking.audit_csv import audit_csv_lines
 from masking.selectors import audit_actor_choices, audit_actor_q, audit_events_newest_first
@@ -55,6 +55,17 @@ class ActorListFilter(admin.SimpleListFilter):
         return queryset.none() if found is None else queryset.filter(found)
 
 
+DETAIL_SHOWN = 160
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value) or "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items())
+    return str(value)
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(DeclaredLookupsOnly, ChannelScopedAdmin):
     channel_path = "channel_id"  # a plain id: a deleted channel's records stay until purged
@@ -65,6 +76,7 @@ class AuditEventAdmin(DeclaredLookupsOnly, ChannelScopedAdmin):
         "actor",
         "target_user_id",
         "key_list",
+        "detail_summary",
         "address",
         "channel_id",
     ]
@@ -81,12 +93,20 @@ class AuditEventAdmin(DeclaredLookupsOnly, ChannelScopedAdmin):
 
     @admin.display(description="actor")
     def actor(self, obj: AuditEvent) -> str:
+        if obj.actor_type == ActorType.SYSTEM:
+            return "System"
         who = f"{obj.get_actor_type_display()} #{obj.actor_id}" if obj.actor_id else ""
         return f"{obj.actor_name} ({who})" if obj.actor_name and who else obj.actor_name or who
 
     @admin.display(description="keys")
     def key_list(self, obj: AuditEvent) -> str:
         return ", ".join(obj.keys)
+
+    @admin.display(description="detail")
+    def detail_summary(self, obj: AuditEvent) -> str:
+        """What the record says beyond its keys (names, counts, flags; never a value)."""
+        shown = "; ".join(f"{name}: {_plain(value)}" for name, value in obj.detail.items())
+        return shown if len(shown) <= DETAIL_SHOWN else shown[: DETAIL_SHOWN - 1] + "…"
 
     # Owners read; nobody writes --------------------------------------------------------------
 
