@@ -6,7 +6,9 @@ What the servers write is kept to what locates a request without them:
 
 - `text_hidden`: a URL's query keeps its parameter names, each value becomes `…`
   (`/open/v5/users?query=…&limit=…`); a member id in a path becomes `@…`; a PostgreSQL `DETAIL:`
-  line (`Key (...)=(...)`, `Failing row contains (...)`) keeps only its label.
+  or `CONTEXT:` line (`Key (...)=(...)`, `Failing row contains (...)`, `JSON data, line 1: …`)
+  keeps only its label; an error that quotes the value it refused (`invalid input syntax for
+  type bigint: "…"`, `invalid literal for int() with base 10: '…'`) keeps its words.
 - `RequestValuesHidden`: a logging filter that passes each record's message and traceback
   through `text_hidden`; settings.LOGGING puts it on every handler (the development server's
   request lines, django.request's 4xx/5xx lines, the admins' error mail).
@@ -34,7 +36,14 @@ HIDDEN = "…"
 # log line or a report.
 _QUERY = re.compile(r"(/[^\s?\"'<>()\[\]{}^$\\|]*)\?([^\s\"'<>]*)")
 _MEMBER_ID = re.compile(r"(/users/@)[^/\s?\"'<>#]+")
-_DETAIL = re.compile(r"^(\s*DETAIL:)[^\n]*", re.MULTILINE)
+_DETAIL = re.compile(r"^(\s*(?:DETAIL|CONTEXT):)[^\n]*", re.MULTILINE)
+# Error messages that quote the value they refused: PostgreSQL's "invalid input syntax for type
+# bigint: "…"" and Python's "invalid literal for int() with base 10: '…'".
+_QUOTED_VALUE = re.compile(
+    r"((?:invalid input (?:syntax|value) for (?:type )?[\w ]+|"
+    r"invalid literal for \w+\(\) with base \d+|could not convert \w+ to \w+): )"
+    r"(\"[^\"\n]*\"|'[^'\n]*')"
+)
 # A parameter name worth keeping: what the API, the admin and the desk use. Anything else (a
 # value sent as a name, an encoded character) is hidden with the values.
 _PARAMETER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\[\]-]{0,63}")
@@ -67,6 +76,7 @@ def text_hidden(text: str) -> str:
     PostgreSQL's quoted row values replaced by `…`."""
     text = _MEMBER_ID.sub(rf"\g<1>{HIDDEN}", text)
     text = _QUERY.sub(lambda found: f"{found[1]}?{query_hidden(found[2])}", text)
+    text = _QUOTED_VALUE.sub(rf"\g<1>{HIDDEN}", text)
     return _DETAIL.sub(rf"\g<1>  {HIDDEN}", text)
 
 

@@ -271,3 +271,25 @@ def test_gunicorns_access_log_keeps_parameter_names_only() -> None:
     assert "U=/open/v5/users/@…" in written
     assert 'f="http://127.0.0.1:' in written and '/admin/?q=…"' in written
     assert_no_marker(written)
+
+
+@pytest.mark.parametrize(
+    ("line", "shown"),
+    [
+        (
+            'invalid input syntax for type bigint: "kim@example.com"',
+            "invalid input syntax for type bigint: …",
+        ),
+        (
+            "ValueError: invalid literal for int() with base 10: '01012345678'",
+            "ValueError: invalid literal for int() with base 10: …",
+        ),
+        (
+            "ValueError: could not convert string to float: 'kim@example.com'",
+            "ValueError: could not convert string to float: …",
+        ),
+        ('CONTEXT:  JSON data, line 1: {"email": "kim@x"', "CONTEXT:  …"),
+    ],
+)
+def test_errors_that_quote_the_refused_value_keep_only_their_words(line: str, shown: str) -> None:
+    assert text_hidden(line) == shown
