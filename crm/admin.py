@@ -45,6 +45,17 @@ UNVERIFIED_BOOTS_WARNING = (
 UNVERIFIED_BOOTS_CONFIRM = "Tick \u201cAllow unverified boots\u201d to turn the member hash off."
 
 
+CHANNEL_SETTINGS = [
+    "name",
+    "plan",
+    "timezone",
+    "require_member_hash",
+    "audit_retention_days",
+    "phone_number",
+    "kakao_channel_id",
+]
+
+
 class ChannelForm(forms.ModelForm):
     confirm_unverified_boots = forms.BooleanField(
         required=False,
@@ -54,15 +65,7 @@ class ChannelForm(forms.ModelForm):
 
     class Meta:
         model = Channel
-        fields = [
-            "name",
-            "plan",
-            "timezone",
-            "require_member_hash",
-            "audit_retention_days",
-            "phone_number",
-            "kakao_channel_id",
-        ]
+        fields = CHANNEL_SETTINGS
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -74,17 +77,6 @@ class ChannelForm(forms.ModelForm):
                 "require_member_hash", f"{UNVERIFIED_BOOTS_WARNING} {UNVERIFIED_BOOTS_CONFIRM}"
             )
         return data
-
-
-CHANNEL_SETTINGS = [
-    "name",
-    "plan",
-    "timezone",
-    "require_member_hash",
-    "audit_retention_days",
-    "phone_number",
-    "kakao_channel_id",
-]
 
 
 @admin.register(Channel)
