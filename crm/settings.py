@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_htmx",
     "crm",
     # Before django_tasks_db: crm.jobs's `db_worker` (which also keeps the periodic task
     # scheduled) takes the place of the package's own.
@@ -72,6 +73,9 @@ MIDDLEWARE = [
     "crm.outage.DatabaseOutageMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The desk speaks Korean and English: the browser's language picks one, the header's switch
+    # (django.views.i18n.set_language, a cookie) changes it.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "crm.text_safety.StorableRequestMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -79,6 +83,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "crm.audit.AuditRequestMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
 ]
 
 ROOT_URLCONF = "crm.urls"
@@ -163,6 +168,8 @@ LOGIN_REDIRECT_URL = "desk:home"
 LOGOUT_REDIRECT_URL = "desk:login"
 
 LANGUAGE_CODE = "en"
+LANGUAGES = [("ko", "한국어"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Asia/Seoul"
 USE_I18N = True
 USE_TZ = True

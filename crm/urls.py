@@ -9,7 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from contacts.sdk import views as sdk_views
 from crm import views
 
-desk_patterns = (
+desk_patterns: tuple[list[URLPattern | URLResolver], str] = (
     [
         path("", views.desk_home, name="home"),
         path(
@@ -20,6 +20,7 @@ desk_patterns = (
             name="login",
         ),
         path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+        path("<int:channel_id>/", include("contacts.desk.urls")),
     ],
     "desk",
 )
@@ -42,6 +43,7 @@ open_v5_patterns: list[URLPattern | URLResolver] = [
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="desk:home", permanent=False)),
     path("desk/", include(desk_patterns)),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("sdk/v1/boot.js", sdk_views.boot_script, name="sdk-boot-js"),
     path("sdk/v1/", include("contacts.sdk.urls")),
