@@ -26,12 +26,6 @@ from masking.policy import policy_for
 from profile_schema.models import FieldType
 
 BLOCKED_PER_PAGE = 25
-COLUMNS = (
-    ("name", FieldType.STRING),
-    ("memberId", FieldType.STRING),
-    ("profile.mobileNumber", FieldType.STRING),
-    ("profile.email", FieldType.STRING),
-)
 
 
 def blocked_contacts(*, viewer: Viewer) -> QuerySet[Contact]:
@@ -92,7 +86,10 @@ def _rows(viewer: Viewer, contacts: list[Contact]) -> list[dict[str, Any]]:
             {
                 "contact": contact,
                 "type": TYPE_LABELS.get(contact.type, contact.type),
-                "cells": [shown_value(policy, user, key, kind) for key, kind in COLUMNS],
+                "name": shown_value(policy, user, "name", FieldType.STRING),
+                "member_id": shown_value(policy, user, "memberId", FieldType.STRING),
+                "mobile": shown_value(policy, user, "profile.mobileNumber", FieldType.STRING),
+                "email": shown_value(policy, user, "profile.email", FieldType.STRING),
                 "blocked_by": contact.blocked_by.get_username() if contact.blocked_by else "",
             }
         )

@@ -130,8 +130,9 @@ def test_in_a_browser_an_owner_reveals_a_phone_blocks_and_sees_the_blocked_list(
     page.wait_for_selector('.revealed[data-key="profile.mobileNumber"]')
     assert PHONE in page.inner_text('.revealed[data-key="profile.mobileNumber"]')
 
+    page.click("summary:has-text('Block')")
     page.fill("input[name=reason]", "Repeated abusive calls")
-    page.click("button:has-text('Block')")
+    page.click("button:has-text('Block customer')")
     page.wait_for_selector("text=This customer is blocked.")
     page.click("a:has-text('Blocked customers')")
     row = page.locator("table.blocked-table tbody tr")
