@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from contacts.models import Contact
 from crm.models import AuditAction, AuditEvent, Channel
+from profile_schema.models import ProfileField
 from tests.contacts.factories import MemberFactory
 from tests.crm.factories import manager_client, manager_in
 
@@ -69,6 +70,17 @@ def test_an_owner_gets_the_eye_and_unblocks_back_to_the_list(channel: Channel) -
     assert contact.blocked is False and contact.blocked_reason == ""
     assert AuditEvent.objects.filter(action=AuditAction.USER_UNBLOCK).count() == 1
     assert "No blocked customers" in owner.get(_url(channel)).content.decode()
+
+
+@pytest.mark.django_db
+def test_a_sensitive_name_is_masked_with_its_eye_outside_the_link(channel: Channel) -> None:
+    contact = _blocked(channel)
+    ProfileField.objects.filter(channel=channel, key="profile.name").update(sensitive=True)
+    html = manager_client(channel, "owner").get(_url(channel)).content.decode()
+    assert "차단 00" not in html and html.count('class="eye"') == 3
+    assert (
+        f'<a href="/desk/{channel.pk}/contacts/{contact.pk}/" class="open">Open profile</a>' in html
+    )
 
 
 @pytest.mark.django_db
@@ -139,3 +151,6 @@ def test_in_a_browser_an_owner_reveals_a_phone_blocks_and_sees_the_blocked_list(
     assert row.count() == 1
     assert "Repeated abusive calls" in row.inner_text() and "김민서" in row.inner_text()
     assert PHONE not in page.content()
+    row.locator('.masked[data-key="profile.email"] button.eye').click()
+    page.wait_for_selector('.revealed[data-key="profile.email"]')
+    assert EMAIL in row.inner_text()

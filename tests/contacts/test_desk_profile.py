@@ -188,3 +188,20 @@ def test_a_role_without_block_is_refused_and_nothing_changes(channel: Channel) -
     assert contact.blocked is True
     assert AuditEvent.objects.filter(action=AuditAction.USER_UNBLOCK).count() == 0
     assert basic.get(_url(channel, contact.pk) + "block/").status_code == 405
+
+
+def test_a_sensitive_name_memo_and_member_id_never_appear_even_in_the_title(
+    channel: Channel,
+) -> None:
+    contact = _marked(channel, description="Marker memo 7Q9Z")
+    ProfileField.objects.filter(
+        channel=channel, key__in=["profile.name", "profile.description", "memberId"]
+    ).update(sensitive=True)
+    EventFactory(contact=contact, name="Note", properties={"text": "김민서 said Marker memo 7Q9Z"})
+
+    for role in ("basic", "owner"):
+        html = manager_client(channel, role).get(_url(channel, contact.pk)).content.decode()
+        assert "김민서" not in html and "Marker memo 7Q9Z" not in html and "m-10293" not in html
+        assert PHONE not in html and EMAIL not in html
+    owner_html = manager_client(channel, "owner").get(_url(channel, contact.pk)).content.decode()
+    assert 'data-key="profile.description"' in owner_html and 'data-key="name"' in owner_html
