@@ -1,0 +1,237 @@
+"""The desk's contact list: GET /desk/<channel>/contacts/ with the quick search (`q`), the sort
+(`sort`), the "withdrawn customers excluded" chip (`withdrawn=hide`) and keyset pages (`since`,
+with `back` holding the cursors of the pages before, for "previous"). Every value goes through
+the viewer's masking policy; the rows come from `contact_list_page`, as the API's do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import render
+from django.utils import formats, timezone
+from django.utils.timesince import timesince
+from django.utils.translation import gettext, ngettext, pgettext_lazy
+from django.views.decorators.http import require_GET
+
+from contacts.desk.access import desk_viewer
+from contacts.filtering.search import MAX_QUERY
+from contacts.listing import ContactPage, contact_list_page, fields_by_key, masking_policy
+from contacts.models import Contact
+from crm.counting import BoundedCount
+from crm.errors import InvalidInput, RateLimited
+from masking.policy import MaskingPolicy
+from profile_schema.models import ProfileField
+from profile_schema.presets import BUILT_IN_FIELDS, PROFILE_PRESETS
+
+PAGE_ROWS = 25
+# How many earlier pages "previous" remembers (each a cursor in the URL); past it, previous
+# goes back as far as it remembers.
+BACK_DEPTH = 20
+# The list's columns: the key whose value each shows (and whose masking applies).
+COLUMNS = ("name", "memberId", "profile.mobileNumber", "profile.email", "tags", "lastSeenAt")
+# The sorts an index serves, offered as choices (contacts.listing.SORT_COLUMNS).
+SORTS = {
+    "-lastSeenAt": pgettext_lazy("sort", "Last seen, newest first"),
+    "lastSeenAt": pgettext_lazy("sort", "Last seen, oldest first"),
+    "-createdAt": pgettext_lazy("sort", "First seen, newest first"),
+    "createdAt": pgettext_lazy("sort", "First seen, oldest first"),
+}
+WITHDRAWN_TAG = "withdrawn"
+WITHDRAWN_EXCLUDED = {"key": "tags", "operator": "hasNone", "values": [WITHDRAWN_TAG]}
+_DEFAULT_NAMES = {preset.key: preset.name for preset in (*BUILT_IN_FIELDS, *PROFILE_PRESETS)}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One value of one row as the viewer sees it: KIND says how it is drawn (text, tags,
+    time, masked); REVEALABLE, the eye button beside a masked value."""
+
+    key: str
+    kind: str
+    value: Any
+    revealable: bool = False
+    title: str = ""
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Row:
+    contact_id: int
+    name: Cell
+    cells: list[Cell]
+    blocked: bool
+
+
+@dataclass(frozen=True)
+class ListState:
+    """What the URL asks for: the search, the sort, the withdrawn chip, the page's cursors."""
+
+    query: str
+    sort: str
+    hide_withdrawn: bool
+    since: str
+    back: list[str]
+
+    @classmethod
+    def from_query(cls, params: QueryDict) -> ListState:
+        sort = params.get("sort", "")
+        return cls(
+            query=params.get("q", "").strip(),
+            sort=sort if sort in SORTS else "-lastSeenAt",
+            hide_withdrawn=params.get("withdrawn") == "hide",
+            since=params.get("since", ""),
+            back=[cursor for cursor in params.getlist("back") if cursor][-BACK_DEPTH:],
+        )
+
+    def url(self, **changes: Any) -> str:
+        """This state's query string with CHANGES (a new search, sort or chip starts at page 1)."""
+        query = changes.get("query", self.query)
+        sort = changes.get("sort", self.sort)
+        hide = changes.get("hide_withdrawn", self.hide_withdrawn)
+        pairs: list[tuple[str, str]] = []
+        if query:
+            pairs.append(("q", query))
+        if sort != "-lastSeenAt":
+            pairs.append(("sort", sort))
+        if hide:
+            pairs.append(("withdrawn", "hide"))
+        if changes.get("since"):
+            pairs.append(("since", changes["since"]))
+            pairs.extend(("back", cursor) for cursor in changes.get("back", []))
+        return "?" + urlencode(pairs) if pairs else "?"
+
+    def filter(self) -> Any:
+        return WITHDRAWN_EXCLUDED if self.hide_withdrawn else None
+
+
+def field_label(key: str, fields: dict[str, ProfileField]) -> str:
+    """KEY's display name: its field's name (a profile field's own), in the manager's
+    language while it is the name the product gave it."""
+    field = fields.get(key)
+    name = field.name if field is not None else _DEFAULT_NAMES.get(key, key)
+    return gettext(name) if name == _DEFAULT_NAMES.get(key) else name
+
+
+def _value_of(contact: Contact, key: str) -> Any:
+    if key.startswith("profile."):
+        return contact.profile.get(key.removeprefix("profile."))
+    return {
+        "name": contact.name,
+        "memberId": contact.member_id,
+        "tags": list(contact.tags),
+        "lastSeenAt": contact.last_seen_at,
+    }[key]
+
+
+def cell_of(contact: Contact, key: str, policy: MaskingPolicy, label: str = "") -> Cell:
+    """CONTACT's KEY as POLICY's viewer sees it (LABEL names the key on its eye button)."""
+    value = _value_of(contact, key)
+    if value in (None, "", []):
+        return Cell(key, "empty", None)
+    if policy.is_masked(key):
+        masked = policy.mask(key, value)
+        return Cell(key, "masked", masked, revealable=policy.may_reveal(key), label=label)
+    if key == "tags":
+        return Cell(key, "tags", value)
+    if isinstance(value, datetime):
+        shown = formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
+        return Cell(key, "time", relative_time(value), title=shown)
+    return Cell(key, "text", value if isinstance(value, str) else str(value))
+
+
+def rows_of(page: ContactPage, policy: MaskingPolicy, labels: dict[str, str]) -> list[Row]:
+    """The page's contacts as rows of cells, one per column."""
+    rows = []
+    for contact in page.contacts:
+        cells = [cell_of(contact, key, policy, labels[key]) for key in COLUMNS]
+        blocked = contact.blocked and not policy.is_masked("blocked")
+        rows.append(Row(contact.pk, cells[0], cells[1:], blocked))
+    return rows
+
+
+def count_text(count: BoundedCount) -> str:
+    """'12,313 contacts', or 'about 12,300 contacts' for an estimate (three figures kept)."""
+    value = count.value
+    if not count.exact and value >= 1000:
+        step = 10 ** (len(str(value)) - 3)
+        value = round(value / step) * step
+    number = formats.number_format(value, force_grouping=True)
+    if count.exact:
+        return ngettext("%(count)s contact", "%(count)s contacts", value) % {"count": number}
+    return gettext("about %(count)s contacts") % {"count": number}
+
+
+def relative_time(moment: datetime) -> str:
+    """'3 minutes ago', in the manager's language ('just now' within the minute)."""
+    if timezone.now() - moment < timedelta(minutes=1):
+        return gettext("just now")
+    return gettext("%(since)s ago") % {"since": timesince(moment, timezone.now(), depth=1)}
+
+
+@login_required
+@require_GET
+def contact_list_view(request: HttpRequest, channel_id: int) -> HttpResponse:
+    """The channel's contacts, searched, sorted and paged, masked for the manager's role."""
+    viewer = desk_viewer(request, channel_id)
+    state = ListState.from_query(request.GET)
+    fields = fields_by_key(viewer)
+    policy = masking_policy(viewer, fields)
+    labels = {key: field_label(key, fields) for key in COLUMNS}
+    context: dict[str, Any] = {
+        "channel_id": channel_id,
+        "state": state,
+        "max_query": MAX_QUERY,
+        "sorts": [(value, label, state.url(sort=value)) for value, label in SORTS.items()],
+        "name_label": labels["name"],
+        "headers": [labels[key] for key in COLUMNS[1:]],
+        "withdrawn_toggle_url": state.url(hide_withdrawn=not state.hide_withdrawn),
+        "clear_url": state.url(query=""),
+    }
+    status = 200
+    try:
+        page = _page(viewer, state)
+    except InvalidInput as refused:
+        context["errors"] = [p.message for p in refused.problems] or [refused.message]
+        status = 400
+    except RateLimited as limited:
+        context["errors"] = [str(limited)]
+        status = 429
+    else:
+        context.update(_page_context(page, policy, state, labels))
+    return render(request, "contacts/desk/list.html", context, status=status)
+
+
+def _page(viewer: Any, state: ListState) -> ContactPage:
+    if len(state.query) > MAX_QUERY:
+        message = gettext("The search takes at most %(max)s characters; shorten it.")
+        raise InvalidInput([], message % {"max": MAX_QUERY})
+    return contact_list_page(
+        viewer=viewer,
+        filter=state.filter(),
+        query=state.query,
+        sort=state.sort,
+        limit=PAGE_ROWS,
+        since=state.since or None,
+    )
+
+
+def _page_context(
+    page: ContactPage, policy: MaskingPolicy, state: ListState, labels: dict[str, str]
+) -> dict[str, Any]:
+    back = state.back + ([state.since] if state.since else [])
+    previous_url = None
+    if state.since:
+        earlier = state.back
+        previous_url = state.url(since=earlier[-1] if earlier else "", back=earlier[:-1])
+    return {
+        "rows": rows_of(page, policy, labels),
+        "count": count_text(page.count),
+        "next_url": state.url(since=page.next, back=back[-BACK_DEPTH:]) if page.next else None,
+        "previous_url": previous_url,
+        "first_url": state.url() if state.since else None,
+    }
