@@ -32,8 +32,9 @@ PAGE_ROWS = 25
 # How many earlier pages "previous" remembers (each a cursor in the URL); past it, previous
 # goes back as far as it remembers.
 BACK_DEPTH = 20
-# The list's columns: the key whose value each shows (and whose masking applies).
-COLUMNS = ("name", "memberId", "profile.mobileNumber", "profile.email", "tags", "lastSeenAt")
+# The list's columns: the key whose value each shows (and whose masking applies); the last,
+# a time, is the one the list is sorted by.
+COLUMNS = ("name", "memberId", "profile.mobileNumber", "profile.email", "tags")
 # The sorts an index serves, offered as choices (contacts.listing.SORT_COLUMNS).
 SORTS = {
     "-lastSeenAt": pgettext_lazy("sort", "Last seen, newest first"),
@@ -125,6 +126,7 @@ def _value_of(contact: Contact, key: str) -> Any:
         "memberId": contact.member_id,
         "tags": list(contact.tags),
         "lastSeenAt": contact.last_seen_at,
+        "createdAt": contact.created_at,
     }[key]
 
 
@@ -144,11 +146,13 @@ def cell_of(contact: Contact, key: str, policy: MaskingPolicy, label: str = "") 
     return Cell(key, "text", value if isinstance(value, str) else str(value))
 
 
-def rows_of(page: ContactPage, policy: MaskingPolicy, labels: dict[str, str]) -> list[Row]:
+def rows_of(
+    page: ContactPage, policy: MaskingPolicy, labels: dict[str, str], columns: tuple[str, ...]
+) -> list[Row]:
     """The page's contacts as rows of cells, one per column."""
     rows = []
     for contact in page.contacts:
-        cells = [cell_of(contact, key, policy, labels[key]) for key in COLUMNS]
+        cells = [cell_of(contact, key, policy, labels[key]) for key in columns]
         blocked = contact.blocked and not policy.is_masked("blocked")
         rows.append(Row(contact.pk, cells[0], cells[1:], blocked))
     return rows
@@ -181,7 +185,9 @@ def contact_list_view(request: HttpRequest, channel_id: int) -> HttpResponse:
     state = ListState.from_query(request.GET)
     fields = fields_by_key(viewer)
     policy = masking_policy(viewer, fields)
-    labels = {key: field_label(key, fields) for key in COLUMNS}
+    time_key = state.sort.removeprefix("-")
+    columns = (*COLUMNS, time_key)
+    labels = {key: field_label(key, fields) for key in columns}
     context: dict[str, Any] = {
         "channel_id": channel_id,
         "state": state,
@@ -189,6 +195,8 @@ def contact_list_view(request: HttpRequest, channel_id: int) -> HttpResponse:
         "sorts": [(value, label, state.url(sort=value)) for value, label in SORTS.items()],
         "name_label": labels["name"],
         "headers": [labels[key] for key in COLUMNS[1:]],
+        "time_label": labels[time_key],
+        "time_sort_url": state.url(sort=time_key if state.sort.startswith("-") else f"-{time_key}"),
         "withdrawn_toggle_url": state.url(hide_withdrawn=not state.hide_withdrawn),
         "clear_url": state.url(query=""),
     }
@@ -202,7 +210,8 @@ def contact_list_view(request: HttpRequest, channel_id: int) -> HttpResponse:
         context["errors"] = [str(limited)]
         status = 429
     else:
-        context.update(_page_context(page, policy, state, labels))
+        context["rows"] = rows_of(page, policy, labels, columns)
+        context.update(_page_context(page, state))
     return render(request, "contacts/desk/list.html", context, status=status)
 
 
@@ -220,16 +229,13 @@ def _page(viewer: Any, state: ListState) -> ContactPage:
     )
 
 
-def _page_context(
-    page: ContactPage, policy: MaskingPolicy, state: ListState, labels: dict[str, str]
-) -> dict[str, Any]:
+def _page_context(page: ContactPage, state: ListState) -> dict[str, Any]:
     back = state.back + ([state.since] if state.since else [])
     previous_url = None
     if state.since:
         earlier = state.back
         previous_url = state.url(since=earlier[-1] if earlier else "", back=earlier[:-1])
     return {
-        "rows": rows_of(page, policy, labels),
         "count": count_text(page.count),
         "next_url": state.url(since=page.next, back=back[-BACK_DEPTH:]) if page.next else None,
         "previous_url": previous_url,

@@ -164,6 +164,31 @@ def test_the_sort_and_the_withdrawn_chip_live_in_the_url(channel: Channel) -> No
     assert "gone" in _names(basic.get(_url(channel)))
 
 
+def test_the_time_column_follows_the_sort_and_its_header_reverses_it(channel: Channel) -> None:
+    ContactFactory(channel=channel, name="kim")
+    basic = manager_client(channel, "basic")
+
+    latest = basic.get(_url(channel))
+    first_seen = basic.get(_url(channel, "?sort=createdAt"))
+
+    assert latest.context["headers"] == ["Member id", "Mobile number", "Email", "Tags"]
+    assert (latest.context["time_label"], latest.context["time_sort_url"]) == (
+        "Last seen",
+        "?sort=lastSeenAt",
+    )
+    assert (first_seen.context["time_label"], first_seen.context["time_sort_url"]) == (
+        "First seen",
+        "?sort=-createdAt",
+    )
+    assert [c.kind for c in first_seen.context["rows"][0].cells][-1] == "time"
+
+
+def test_an_unknown_sort_falls_back_to_the_default(channel: Channel) -> None:
+    response = manager_client(channel, "basic").get(_url(channel, "?sort=profile.email"))
+
+    assert response.status_code == 200 and response.context["state"].sort == "-lastSeenAt"
+
+
 def test_the_empty_list_says_what_to_do(channel: Channel) -> None:
     html = manager_client(channel, "basic").get(_url(channel)).content.decode()
 
