@@ -249,6 +249,7 @@ def test_in_a_browser_a_dashed_phone_finds_the_row_masked_and_an_owner_reveals_i
 
     log_in(page, live_server, "kim@shop.example")
     page.wait_for_selector(".contact-table")
+    page.wait_for_load_state("load")  # list.js (deferred) listens for "/" from here on
     page.keyboard.press("/")
     page.keyboard.type("010-4729-5813")
     page.keyboard.press("Enter")
