@@ -1,25 +1,31 @@
 """The desk's contact list: GET /desk/<channel>/contacts/ with the quick search (`q`), the sort
 (`sort`), the "withdrawn customers excluded" chip (`withdrawn=hide`) and keyset pages (`since`,
 with `back` holding the cursors of the pages before, for "previous"). Every value goes through
-the viewer's masking policy; the rows come from `contact_list_page`, as the API's do."""
+the viewer's masking policy; the rows come from `contact_list_page`, as the API's do.
+
+The search box POSTs: a phone number or an email is kept in the manager's session and the URL
+carries its token (`s`), so it never lands in a URL, a server log or the browser's history; a
+name goes into `q` as is."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.contrib.sessions.backends.base import SessionBase
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
 from django.utils import formats, timezone
 from django.utils.timesince import timesince
 from django.utils.translation import gettext, ngettext, pgettext_lazy
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_http_methods
 
 from contacts.desk.access import desk_viewer
-from contacts.filtering.search import MAX_QUERY
+from contacts.filtering.search import MAX_QUERY, searched_key
 from contacts.listing import ContactPage, contact_list_page, fields_by_key, masking_policy
 from contacts.models import Contact
 from crm.counting import BoundedCount
@@ -42,6 +48,10 @@ SORTS = {
     "-createdAt": pgettext_lazy("sort", "First seen, newest first"),
     "createdAt": pgettext_lazy("sort", "First seen, oldest first"),
 }
+# Searches kept out of URLs (phone numbers, emails): the last few, by token, in the session.
+SEARCHES_KEPT = 20
+SEARCHES_SESSION_KEY = "desk_list_searches"
+PRIVATE_SEARCH_KEYS = frozenset({"profile.mobileNumber", "profile.email"})
 WITHDRAWN_TAG = "withdrawn"
 WITHDRAWN_EXCLUDED = {"key": "tags", "operator": "hasNone", "values": [WITHDRAWN_TAG]}
 _DEFAULT_NAMES = {preset.key: preset.name for preset in (*BUILT_IN_FIELDS, *PROFILE_PRESETS)}
@@ -77,16 +87,22 @@ class ListState:
     hide_withdrawn: bool
     since: str
     back: list[str]
+    token: str = ""  # the session's key of a search kept out of the URL
+    expired: bool = False  # the token names no search the session keeps
 
     @classmethod
-    def from_query(cls, params: QueryDict) -> ListState:
+    def from_query(cls, params: QueryDict, session: SessionBase | None = None) -> ListState:
         sort = params.get("sort", "")
+        token = params.get("s", "") if session is not None else ""
+        kept = search_read(session, token) if session is not None and token else None
         return cls(
-            query=params.get("q", "").strip(),
+            query=kept if kept is not None else params.get("q", "").strip(),
             sort=sort if sort in SORTS else "-lastSeenAt",
             hide_withdrawn=params.get("withdrawn") == "hide",
             since=params.get("since", ""),
             back=[cursor for cursor in params.getlist("back") if cursor][-BACK_DEPTH:],
+            token=token if kept is not None else "",
+            expired=bool(token) and kept is None,
         )
 
     def url(self, **changes: Any) -> str:
@@ -95,7 +111,9 @@ class ListState:
         sort = changes.get("sort", self.sort)
         hide = changes.get("hide_withdrawn", self.hide_withdrawn)
         pairs: list[tuple[str, str]] = []
-        if query:
+        if self.token and query == self.query:
+            pairs.append(("s", self.token))
+        elif query:
             pairs.append(("q", query))
         if sort != "-lastSeenAt":
             pairs.append(("sort", sort))
@@ -108,6 +126,21 @@ class ListState:
 
     def filter(self) -> Any:
         return WITHDRAWN_EXCLUDED if self.hide_withdrawn else None
+
+
+def search_keep(session: SessionBase, query: str) -> str:
+    """Keep QUERY in SESSION (the last SEARCHES_KEPT) and return its token."""
+    kept = dict(session.get(SEARCHES_SESSION_KEY, {}))
+    token = secrets.token_urlsafe(9)
+    kept[token] = query
+    session[SEARCHES_SESSION_KEY] = dict(list(kept.items())[-SEARCHES_KEPT:])
+    return token
+
+
+def search_read(session: SessionBase, token: str) -> str | None:
+    """The search kept under TOKEN, or None when the session no longer keeps it."""
+    value = session.get(SEARCHES_SESSION_KEY, {}).get(token)
+    return value if isinstance(value, str) else None
 
 
 def field_label(key: str, fields: dict[str, ProfileField]) -> str:
@@ -178,11 +211,14 @@ def relative_time(moment: datetime) -> str:
 
 
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def contact_list_view(request: HttpRequest, channel_id: int) -> HttpResponse:
-    """The channel's contacts, searched, sorted and paged, masked for the manager's role."""
+    """The channel's contacts, searched, sorted and paged, masked for the manager's role; a
+    POST of the search box answers with the list's URL for it."""
     viewer = desk_viewer(request, channel_id)
-    state = ListState.from_query(request.GET)
+    if request.method == "POST":
+        return _search_redirect(request)
+    state = ListState.from_query(request.GET, request.session)
     fields = fields_by_key(viewer)
     policy = masking_policy(viewer, fields)
     time_key = state.sort.removeprefix("-")
@@ -202,6 +238,9 @@ def contact_list_view(request: HttpRequest, channel_id: int) -> HttpResponse:
     }
     status = 200
     try:
+        if state.expired:
+            message = gettext("That search is no longer kept; search again.")
+            raise InvalidInput([], message)
         page = _page(viewer, state)
     except InvalidInput as refused:
         context["errors"] = [p.message for p in refused.problems] or [refused.message]
@@ -213,6 +252,15 @@ def contact_list_view(request: HttpRequest, channel_id: int) -> HttpResponse:
         context["rows"] = rows_of(page, policy, labels, columns)
         context.update(_page_context(page, state))
     return render(request, "contacts/desk/list.html", context, status=status)
+
+
+def _search_redirect(request: HttpRequest) -> HttpResponse:
+    """To the list of the searched text: a phone number or an email by a session token."""
+    state = ListState.from_query(request.POST)
+    if searched_key(state.query) in PRIVATE_SEARCH_KEYS:
+        kept = replace(state, query="", token=search_keep(request.session, state.query))
+        return HttpResponseRedirect(kept.url())
+    return HttpResponseRedirect(state.url())
 
 
 def _page(viewer: Any, state: ListState) -> ContactPage:

@@ -94,6 +94,37 @@ def test_a_phone_typed_with_dashes_finds_the_contact(channel: Channel) -> None:
     assert "No contacts match." in part.content.decode()
 
 
+def test_a_phone_or_email_searched_in_the_box_never_goes_into_the_url(channel: Channel) -> None:
+    _kim(channel)
+    basic = manager_client(channel, "basic")
+
+    by_phone = basic.post(_url(channel), {"q": "010-4729-5813", "withdrawn": "hide"})
+    by_name = basic.post(_url(channel), {"q": "김민서"})
+
+    location = by_phone.headers["Location"]
+    assert by_phone.status_code == 302 and "4729" not in location and "010" not in location
+    assert location.startswith("?s=") and location.endswith("&withdrawn=hide")
+    found = basic.get(_url(channel, location))
+    assert _names(found) == ["김민서"]
+    assert 'value="010-4729-5813"' in found.content.decode()  # the box still shows it
+    assert found.context["withdrawn_toggle_url"] == location.removesuffix("&withdrawn=hide")
+    assert found.context["clear_url"] == "?withdrawn=hide"
+    assert by_name.headers["Location"] == "?q=%EA%B9%80%EB%AF%BC%EC%84%9C"
+
+
+def test_a_search_token_the_session_does_not_keep_is_refused_in_place(channel: Channel) -> None:
+    _kim(channel)
+    owner_search = manager_client(channel, "owner").post(_url(channel), {"q": EMAIL})
+
+    elsewhere = manager_client(channel, "owner").get(
+        _url(channel, owner_search.headers["Location"])
+    )
+
+    assert elsewhere.status_code == 400
+    assert "That search is no longer kept; search again." in elsewhere.content.decode()
+    assert EMAIL not in elsewhere.content.decode()
+
+
 def test_an_owner_finds_by_part_of_a_number_and_an_email(channel: Channel) -> None:
     _kim(channel)
     ContactFactory.create_batch(2, channel=channel)
