@@ -3,9 +3,10 @@
 with `back` holding the cursors of the pages before, for "previous"). Every value goes through
 the viewer's masking policy; the rows come from `contact_list_page`, as the API's do.
 
-The search box POSTs: a phone number or an email is kept in the manager's session and the URL
-carries its token (`s`), so it never lands in a URL, a server log or the browser's history; a
-name goes into `q` as is."""
+The search box POSTs: a phone number, an email, or any value of a key masked for the manager is
+kept in the manager's session and the URL carries its token (`s`), so it never lands in a URL,
+a server log or the browser's history (a `q` of one is moved there too); a name goes into `q`
+as is."""
 
 from __future__ import annotations
 
@@ -216,11 +217,13 @@ def contact_list_view(request: HttpRequest, channel_id: int) -> HttpResponse:
     """The channel's contacts, searched, sorted and paged, masked for the manager's role; a
     POST of the search box answers with the list's URL for it."""
     viewer = desk_viewer(request, channel_id)
-    if request.method == "POST":
-        return _search_redirect(request)
-    state = ListState.from_query(request.GET, request.session)
     fields = fields_by_key(viewer)
     policy = masking_policy(viewer, fields)
+    if request.method == "POST":
+        return _search_redirect(request, ListState.from_query(request.POST), policy)
+    state = ListState.from_query(request.GET, request.session)
+    if state.query and not state.token and _private(state.query, policy):
+        return _search_redirect(request, state, policy)
     time_key = state.sort.removeprefix("-")
     columns = (*COLUMNS, time_key)
     labels = {key: field_label(key, fields) for key in columns}
@@ -254,10 +257,15 @@ def contact_list_view(request: HttpRequest, channel_id: int) -> HttpResponse:
     return render(request, "contacts/desk/list.html", context, status=status)
 
 
-def _search_redirect(request: HttpRequest) -> HttpResponse:
-    """To the list of the searched text: a phone number or an email by a session token."""
-    state = ListState.from_query(request.POST)
-    if searched_key(state.query) in PRIVATE_SEARCH_KEYS:
+def _private(query: str, policy: MaskingPolicy) -> bool:
+    """QUERY searches a phone number, an email, or a key masked for POLICY's viewer."""
+    key = searched_key(query)
+    return key is not None and (key in PRIVATE_SEARCH_KEYS or policy.is_masked(key))
+
+
+def _search_redirect(request: HttpRequest, state: ListState, policy: MaskingPolicy) -> HttpResponse:
+    """To the list of STATE's search: one kept out of URLs (`_private`) by a session token."""
+    if _private(state.query, policy):
         kept = replace(state, query="", token=search_keep(request.session, state.query))
         return HttpResponseRedirect(kept.url())
     return HttpResponseRedirect(state.url())

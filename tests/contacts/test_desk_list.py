@@ -30,6 +30,11 @@ def _kim(channel: Channel, **fields: Any) -> Contact:
     return MemberFactory(channel=channel, member_id="m-10293", profile=profile, **fields)
 
 
+def _search(client: Client, channel: Channel, query: str) -> Any:
+    """The list after typing QUERY in the search box (a POST, then the page it leads to)."""
+    return client.get(_url(channel, client.post(_url(channel), {"q": query}).url))
+
+
 def _names(response: Any) -> list[str]:
     return [row.name.value for row in response.context["rows"]]
 
@@ -59,6 +64,32 @@ def test_an_owner_sees_the_values_masked_with_the_eye_to_reveal_them(channel: Ch
     assert '"key": "profile.mobileNumber"' in html and '"key": "profile.email"' in html
 
 
+@pytest.mark.parametrize("role", ["basic", "owner"])
+def test_no_marker_shows_unmasked_for_any_role(channel: Channel, role: str) -> None:
+    from tests.masking.admin_markers import MARKERS, NAME, marked_channel
+
+    marked = marked_channel(channel)
+    client = manager_client(channel, role)
+
+    by_name = client.get(_url(channel, f"?q={NAME}"))  # a masked key's search: moved out
+    by_phone = client.post(_url(channel), {"q": "010-5551-2345"})
+    assert by_name.status_code == 302 and NAME not in by_name.url
+    pages = [
+        client.get(_url(channel)),
+        client.get(_url(channel, by_name.url)),  # a whole masked name finds its contact
+        client.get(_url(channel, by_phone.url)),
+    ]
+
+    for page in pages:
+        assert [row.contact_id for row in page.context["rows"]] == [marked.contact.pk]
+        # The box shows what the manager typed; nothing else shows a marker.
+        html = page.content.decode()
+        html = html.replace('value="010-5551-2345"', "").replace(f'value="{NAME}"', "")
+        assert [marker for marker in MARKERS if marker in html] == []
+    eyes = pages[0].content.decode().count('class="eye"')
+    assert eyes == (4 if role == "owner" else 0)  # name, member id, mobile number, email
+
+
 def test_the_row_links_to_the_profile_and_shows_tags_and_the_blocked_badge(
     channel: Channel,
 ) -> None:
@@ -84,8 +115,8 @@ def test_a_phone_typed_with_dashes_finds_the_contact(channel: Channel) -> None:
     ContactFactory.create_batch(3, channel=channel)
     basic = manager_client(channel, "basic")
 
-    found = basic.get(_url(channel, "?q=010-4729-5813"))
-    part = basic.get(_url(channel, "?q=010-4729"))
+    found = _search(basic, channel, "010-4729-5813")
+    part = _search(basic, channel, "010-4729")
 
     assert _names(found) == ["김민서"]
     assert found.context["count"] == "1 contact"
@@ -130,8 +161,8 @@ def test_an_owner_finds_by_part_of_a_number_and_an_email(channel: Channel) -> No
     ContactFactory.create_batch(2, channel=channel)
     owner = manager_client(channel, "owner")
 
-    assert _names(owner.get(_url(channel, "?q=010 4729"))) == ["김민서"]
-    assert _names(owner.get(_url(channel, "?q=minseo.kim@"))) == ["김민서"]
+    assert _names(_search(owner, channel, "010 4729")) == ["김민서"]
+    assert _names(_search(owner, channel, "minseo.kim@")) == ["김민서"]
     assert _names(owner.get(_url(channel, "?q=민서"))) == ["김민서"]
 
 
