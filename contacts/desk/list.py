@@ -36,6 +36,7 @@ from profile_schema.models import ProfileField
 from profile_schema.presets import BUILT_IN_FIELDS, PROFILE_PRESETS
 
 PAGE_ROWS = 25
+PAGE_SIZES = (25, 50, 100)
 # How many earlier pages "previous" remembers (each a cursor in the URL); past it, previous
 # goes back as far as it remembers.
 BACK_DEPTH = 20
@@ -88,6 +89,7 @@ class ListState:
     hide_withdrawn: bool
     since: str
     back: list[str]
+    per_page: int = PAGE_ROWS
     token: str = ""  # the session's key of a search kept out of the URL
     expired: bool = False  # the token names no search the session keeps
 
@@ -100,6 +102,7 @@ class ListState:
             query=kept if kept is not None else params.get("q", "").strip(),
             sort=sort if sort in SORTS else "-lastSeenAt",
             hide_withdrawn=params.get("withdrawn") == "hide",
+            per_page=_per_page(params.get("per")),
             since=params.get("since", ""),
             back=[cursor for cursor in params.getlist("back") if cursor][-BACK_DEPTH:],
             token=token if kept is not None else "",
@@ -111,6 +114,7 @@ class ListState:
         query = changes.get("query", self.query)
         sort = changes.get("sort", self.sort)
         hide = changes.get("hide_withdrawn", self.hide_withdrawn)
+        per_page = changes.get("per_page", self.per_page)
         pairs: list[tuple[str, str]] = []
         if self.token and query == self.query:
             pairs.append(("s", self.token))
@@ -120,6 +124,8 @@ class ListState:
             pairs.append(("sort", sort))
         if hide:
             pairs.append(("withdrawn", "hide"))
+        if per_page != PAGE_ROWS:
+            pairs.append(("per", str(per_page)))
         if changes.get("since"):
             pairs.append(("since", changes["since"]))
             pairs.extend(("back", cursor) for cursor in changes.get("back", []))
@@ -127,6 +133,10 @@ class ListState:
 
     def filter(self) -> Any:
         return WITHDRAWN_EXCLUDED if self.hide_withdrawn else None
+
+
+def _per_page(raw: str | None) -> int:
+    return int(raw) if raw in {str(size) for size in PAGE_SIZES} else PAGE_ROWS
 
 
 def search_keep(session: SessionBase, query: str) -> str:
@@ -280,7 +290,7 @@ def _page(viewer: Any, state: ListState) -> ContactPage:
         filter=state.filter(),
         query=state.query,
         sort=state.sort,
-        limit=PAGE_ROWS,
+        limit=state.per_page,
         since=state.since or None,
     )
 
@@ -296,4 +306,5 @@ def _page_context(page: ContactPage, state: ListState) -> dict[str, Any]:
         "next_url": state.url(since=page.next, back=back[-BACK_DEPTH:]) if page.next else None,
         "previous_url": previous_url,
         "first_url": state.url() if state.since else None,
+        "page_sizes": [(size, state.url(per_page=size)) for size in PAGE_SIZES],
     }

@@ -212,6 +212,22 @@ def test_pages_go_next_and_back_by_cursor(channel: Channel) -> None:
     assert _names(back) == _names(first) and back.context["previous_url"] is None
 
 
+def test_a_manager_picks_50_rows_a_page_and_paging_keeps_it(channel: Channel) -> None:
+    now = timezone.now()
+    for n in range(60):
+        ContactFactory(channel=channel, name=f"c{n:02}", last_seen_at=now - timedelta(minutes=n))
+    basic = manager_client(channel, "basic")
+
+    first = basic.get(_url(channel, "?per=50"))
+    second = basic.get(_url(channel, first.context["next_url"]))
+    odd = basic.get(_url(channel, "?per=7"))
+
+    assert len(first.context["rows"]) == 50
+    assert first.context["next_url"].startswith("?per=50&since=")
+    assert _names(second) == [f"c{n:02}" for n in range(50, 60)]
+    assert len(odd.context["rows"]) == 25  # only the offered sizes
+
+
 def test_the_sort_and_the_withdrawn_chip_live_in_the_url(channel: Channel) -> None:
     now = timezone.now()
     ContactFactory(channel=channel, name="old", last_seen_at=now - timedelta(days=3))
@@ -326,3 +342,22 @@ def test_in_a_browser_a_dashed_phone_finds_the_row_masked_and_an_owner_reveals_i
     page.wait_for_selector("td[data-key='profile.mobileNumber'] .revealed")
     assert phone.inner_text() == PHONE
     assert row.locator("td[data-key='profile.email']").inner_text() == "min*******@shop.example"
+
+
+@pytest.mark.parametrize(
+    ("value", "exact", "shown"),
+    [
+        (1, True, "1 contact"),
+        (2000, True, "2,000 contacts"),
+        (12313, False, "about 12,300 contacts"),
+        (1234567, False, "about 1,230,000 contacts"),
+        (26, False, "about 26 contacts"),
+    ],
+)
+def test_the_count_is_grouped_and_an_estimate_says_about(
+    value: int, exact: bool, shown: str
+) -> None:
+    from contacts.desk.list import count_text
+    from crm.counting import BoundedCount
+
+    assert count_text(BoundedCount(value=value, exact=exact)) == shown
