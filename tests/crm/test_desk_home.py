@@ -1,4 +1,5 @@
-"""The desk's log-in and home page, in a real browser against a live server."""
+"""The desk's log-in and home page, in a real browser against a live server: a manager of one
+channel lands on its contact list, a manager of several picks one."""
 
 from __future__ import annotations
 
@@ -28,11 +29,11 @@ def log_in(page: Any, live_server: Any, email: str, password: str = PASSWORD) ->
     page.goto(f"{live_server.url}/desk/")
     page.fill("#id_username", email)
     page.fill("#id_password", password)
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_manager_logs_in_and_sees_their_channels_only(page: Any, live_server: Any) -> None:
+def test_a_manager_of_one_channel_lands_on_its_contact_list(page: Any, live_server: Any) -> None:
     shop = channel_provision(name="Seoul Shop", plan="paid")
     other = channel_provision(name="Busan Shop")
     ContactFactory.create_batch(3, channel=shop)
@@ -40,11 +41,34 @@ def test_a_manager_logs_in_and_sees_their_channels_only(page: Any, live_server: 
 
     log_in(page, live_server, "kim@shop.example")
 
-    page.wait_for_selector("h1:has-text('Your channels')")
-    row = page.locator("tbody tr")
-    assert row.count() == 1
-    assert row.locator("td").all_inner_texts() == ["Seoul Shop", "Paid", "basic", "3"]
+    page.wait_for_selector(".contact-table")
+    assert page.url.endswith(f"/desk/{shop.pk}/contacts/")
+    assert page.locator(".contact-table tbody tr").count() == 3
+    assert page.locator(".desk-channel").inner_text() == "Seoul Shop"
+    assert page.locator(".desk-role").inner_text() == "basic"
     assert other.name not in page.content()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_manager_of_two_channels_picks_one_and_switches(page: Any, live_server: Any) -> None:
+    seoul = channel_provision(name="Seoul Shop", plan="paid")
+    busan = channel_provision(name="Busan Shop")
+    ContactFactory.create_batch(2, channel=busan)
+    kim_joins(seoul, "basic")
+    kim_joins(busan, "owner")
+
+    log_in(page, live_server, "kim@shop.example")
+
+    page.wait_for_selector("h1:has-text('Your channels')")
+    rows = page.locator("tbody tr")
+    assert rows.nth(0).locator("td").all_inner_texts() == ["Busan Shop", "Free", "owner", "2"]
+    page.click("text=Seoul Shop")
+    page.wait_for_selector(".contact-list__empty")
+    page.click(".desk-switcher summary")
+    page.click(".desk-switcher__list >> text=Busan Shop")
+    page.wait_for_selector(".contact-table")
+    assert page.url.endswith(f"/desk/{busan.pk}/contacts/")
+    assert page.locator(".desk-role").inner_text() == "owner"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -67,6 +91,6 @@ def test_names_are_escaped_not_run(page: Any, live_server: Any) -> None:
 
     log_in(page, live_server, "kim@shop.example")
 
-    page.wait_for_selector("tbody tr")
-    assert page.locator("tbody td").first.inner_text() == shop.name
+    page.wait_for_selector(".contact-list")
+    assert page.locator(".desk-channel").inner_text() == shop.name
     assert page.evaluate("window.pwned") is None
