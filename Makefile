@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 EMBED := $(PY) -m crm.embedded_db run --
 
-.PHONY: run test lint bench install db-stop clean
+.PHONY: run test lint bench install db-stop clean messages
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ run: install
 
 test: install
 	DEBUG=$${DEBUG:-1} $(EMBED) $(PY) -m pytest $(PYTEST_ARGS)
+
+# The desk's Korean catalogue: extract the messages, then compile them (GNU gettext's msgfmt);
+# both files are committed, so `make run` and `make test` need no gettext.
+messages: install
+	DEBUG=1 $(EMBED) sh -c '$(PY) manage.py makemessages -l ko --ignore=.venv --ignore=.data --ignore=bench --ignore=tests --no-location && $(PY) manage.py compilemessages -l ko --ignore=.venv'
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -14,9 +14,11 @@ from django.utils.translation import gettext, gettext_lazy
 from contacts.models import ContactType
 from masking.policy import MaskingPolicy
 from profile_schema.models import FieldType, ProfileField
+from profile_schema.presets import PROFILE_PRESETS
 
 # The built-in fields' names are fixed (profile_schema.presets), so their labels are
 # translated here; a profile field's own `name` is its label, as the channel wrote it.
+PRESET_NAMES = {preset.key: preset.name for preset in PROFILE_PRESETS}
 BUILT_IN_LABELS: dict[str, Promise] = {
     "id": gettext_lazy("Internal id"),
     "memberId": gettext_lazy("Member id"),
@@ -70,9 +72,12 @@ class ShownValue:
 
 
 def field_label(row: ProfileField) -> str:
-    """ROW's display name: a built-in's in the manager's language, a profile field's own."""
+    """ROW's display name: a built-in's in the manager's language; a profile field's own name,
+    in the manager's language while it is the name the product gave it (a preset's)."""
     label = BUILT_IN_LABELS.get(row.key) if row.built_in else None
-    return str(label) if label is not None else row.name
+    if label is not None:
+        return str(label)
+    return gettext(row.name) if row.name == PRESET_NAMES.get(row.key) else row.name
 
 
 def user_value(user: dict[str, Any], key: str) -> Any:
