@@ -311,8 +311,10 @@ def refusal_problems(world: World, operation: Operation, body: bytes, case: Case
         first = response.json()["errors"][0]
         if (first["key"], first["code"]) != (case.key, case.code):
             found.append(f"first problem {first}, not {case.key} {case.code}")
-    if stored() != before:
-        found.append("the stored rows changed")
+    after = stored()
+    if after != before:
+        changed = sorted({row[0] for row in set(after) ^ set(before)})
+        found.append(f"the stored rows changed ({', '.join(changed)})")
     if not world.answering(operation):
         found.append("the server stopped answering")
     return [f"{operation}: {problem}" for problem in found]
