@@ -273,7 +273,8 @@ def stored() -> list[tuple[str, int, str]]:
     )
     with connection.cursor() as cursor:
         cursor.execute(query)
-        return list(cursor.fetchall())
+        # UNION ALL promises no order (a Parallel Append interleaves its parts): sort by table.
+        return sorted(cursor.fetchall())
 
 
 def shape_problems(response: HttpResponse) -> list[str]:
